@@ -1,0 +1,5 @@
+"""`python -m nkhandout`."""
+
+from .cli import main
+
+main(prog_name="nkhandout")

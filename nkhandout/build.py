@@ -1,0 +1,201 @@
+"""Build handouts: the one orchestrating function per job."""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import catalog, content, fonts, handout as handouts, locales, references, render, validate
+from .errors import HandoutError, UsageError
+from .locales import SOURCE_LOCALE
+
+
+@dataclass
+class Inputs:
+    """What every locale of one build shares, loaded once."""
+
+    project: object
+    source: object
+    refs: dict
+    pot: object
+    manifest: object
+
+
+def load_inputs(project):
+    rel = project.relative
+    source = content.load(project.source_file, rel(project.source_file))
+    refs = references.load(project.references_file, rel(project.references_file))
+    references.number([u.text for u in source.units], refs, rel(project.source_file))
+    pot = catalog.template(source, project.templates_dir, rel)
+    manifest = fonts.load_manifest(project.templates_dir)
+    return Inputs(project, source, refs, pot, manifest)
+
+
+def available(project):
+    """Locale codes with a catalog, plus the English source."""
+    codes = {SOURCE_LOCALE}
+    if project.locales_dir.is_dir():
+        for path in project.locales_dir.glob("*.po"):
+            if locales.canonical(path.stem) == path.stem:
+                codes.add(path.stem)
+    return sorted(codes)
+
+
+def resolve_codes(project, codes):
+    return [locales.resolve(code, available(project)) for code in codes]
+
+
+@dataclass
+class LocaleState:
+    """A locale's catalog, checked against the current template."""
+
+    code: str
+    path: Path | None
+    loaded: object
+    stats: object
+    translations: dict
+    problems: list  # (line, message)
+
+    @property
+    def review(self):
+        headers = self.loaded.extra_headers if self.loaded else {}
+        return {
+            "status": headers.get("X-Review-Status", "unreviewed") if self.loaded else "source",
+            "by": headers.get("X-Reviewed-By", ""),
+            "date": headers.get("X-Review-Date", ""),
+            "version": headers.get("X-Reviewed-Version", ""),
+        }
+
+    def reviewed_for(self, version):
+        review = self.review
+        return review["status"] == "source" or (
+            review["status"] == "reviewed" and review["by"] and review["version"] == version)
+
+
+def entry_lines(path):
+    """{(msgctxt, msgid): line} of the entries in the PO file at ``path``."""
+    from babel.messages.pofile import read_po
+
+    with open(path, "rb") as handle:
+        parsed = read_po(handle)
+    return {(m.context, m.id): (m.lineno or 0) for m in parsed if m.id}
+
+
+def locale_state(inputs, code):
+    """Load and check ``code``'s catalog (None for the English source)."""
+    project = inputs.project
+    if code == SOURCE_LOCALE:
+        total = sum(1 for m in inputs.pot if m.id)
+        return LocaleState(code, None, None, catalog.Stats(total, 0, 0), {}, [])
+    path = project.catalog_file(code)
+    where = project.relative(path)
+    loaded = catalog.load(path, where, locale=code)
+    stats = catalog.stats(loaded.catalog, inputs.pot)
+    translations = catalog.translations(loaded.catalog)
+    problems = []
+    for message in inputs.pot:
+        if not message.id:
+            continue
+        text = translations.get((message.context, message.id))
+        if text:
+            for problem in validate.problems(message.id, text):
+                found = loaded.catalog.get(message.id, context=message.context)
+                problems.append((getattr(found, "lineno", 0) or 0, f"{message.context}: {problem}"))
+    return LocaleState(code, path, loaded, stats, translations, problems)
+
+
+def prepare(inputs, code, *, draft=False, paper="auto"):
+    """The Handout for ``code``, refusing what is not fit to print."""
+    project = inputs.project
+    state = locale_state(inputs, code)
+    where = project.relative(state.path) if state.path else project.relative(project.source_file)
+    if state.problems:
+        line, message = sorted(state.problems)[0]
+        more = f" (and {len(state.problems) - 1} more; run `nkhandout check --lang {code}`)" if len(state.problems) > 1 else ""
+        raise HandoutError(message + more, f"{where}:{line}")
+    info = locales.info(code)
+    chosen = info.paper if paper == "auto" else paper
+    fonts.check_installed(inputs.manifest, project.fonts_dir, code)
+    result = handouts.build(
+        inputs.source, inputs.refs, info, state.translations, draft=draft,
+        reviewed_translation=state.reviewed_for(inputs.source.version), paper=chosen, where=where)
+    handouts.require_complete(result, where)
+    return result, state
+
+
+def output_path(out_dir, inputs, code):
+    return Path(out_dir) / f"{inputs.source.name}.{code}.pdf"
+
+
+def render_one(renderer, handout_value):
+    """Lay out one handout and return (document, html); refuse more than a page."""
+    html = render.to_html(handout_value, renderer.env)
+    document = renderer.layout(handout_value, html)
+    if len(document.pages) > 1:
+        over = render.overflow_mm(document)
+        longest = render.section_heights(document)
+        section = f"; longest section: '{longest[0][0]}' ({longest[0][1]:.0f} mm)" if longest else ""
+        raise HandoutError(
+            f"handout takes {len(document.pages)} pages: it overflows one page by about {over:.0f} mm{section}",
+            f"locale {handout_value.code}", "shorten the text")
+    return document, html
+
+
+def ensure_out_dir(out_dir):
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise HandoutError(f"cannot create output folder: {error.strerror}", str(out)) from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise HandoutError("output folder is not writable", str(out), "choose another with --out")
+    return out
+
+
+def build(project, codes, *, out_dir=None, draft=False, paper="auto", log=None):
+    """Build each locale in ``codes``; return the written paths.
+
+    Stops at the first failure only after trying every locale; raises a
+    HandoutError that lists them all.
+    """
+    inputs = load_inputs(project)
+    out = ensure_out_dir(out_dir or project.handouts_dir)
+    renderer = render.Renderer(project, inputs.manifest)
+    written, failures = [], []
+    for code in codes:
+        try:
+            value, _state = prepare(inputs, code, draft=draft, paper=paper)
+            document, html = render_one(renderer, value)
+            target = output_path(out, inputs, code)
+            try:
+                render.write_atomic(target, renderer.pdf_bytes(value, document, html))
+            except OSError as error:
+                raise HandoutError(f"cannot write the PDF: {error.strerror}", str(target)) from None
+            written.append(target)
+            if log:
+                log(f"wrote {target}")
+        except HandoutError as error:
+            failures.append(error)
+    if failures:
+        if len(failures) == 1:
+            raise failures[0]
+        raise HandoutError("; ".join(str(f) for f in failures))
+    return written
+
+
+def complete_locales(project, inputs=None):
+    """Locales whose catalog is complete and valid."""
+    inputs = inputs or load_inputs(project)
+    done = []
+    for code in available(project):
+        try:
+            state = locale_state(inputs, code)
+        except HandoutError:
+            continue
+        if state.stats.complete and not state.problems:
+            done.append(code)
+    return done
+
+
+def check_paper(value):
+    if value not in ("auto", "letter", "a4"):
+        raise UsageError(f"unknown paper {value!r}", hint="auto, letter or a4")

@@ -1,0 +1,145 @@
+"""The handout fonts: install them from Debian's packages, describe them to CSS,
+and check that they can draw a locale's text."""
+
+import hashlib
+import os
+import shutil
+import tempfile
+import tomllib
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from .errors import HandoutError
+
+MANIFEST = "fonts.toml"
+LICENCES = {
+    "fonts-noto-core": "/usr/share/doc/fonts-noto-core/copyright",
+    "fonts-noto-cjk": "/usr/share/doc/fonts-noto-cjk/copyright",
+}
+
+
+@dataclass(frozen=True)
+class Font:
+    family: str
+    weight: int
+    file: str
+    package: str
+    source: str
+    face: str | None
+    sha256: str | None
+
+
+@dataclass(frozen=True)
+class Manifest:
+    fonts: tuple
+    stacks: dict
+
+    def stack(self, code):
+        """Font families for locale ``code``, first choice first."""
+        language = code.split("_")[0]
+        return self.stacks.get(code) or self.stacks.get(language) or self.stacks["default"]
+
+    def fonts_for(self, code):
+        families = self.stack(code)
+        return [f for f in self.fonts if f.family in families]
+
+
+def load_manifest(templates_dir):
+    path = Path(templates_dir) / MANIFEST
+    try:
+        data = tomllib.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise HandoutError(f"cannot read the font manifest: {error}", str(path)) from None
+    fonts = tuple(
+        Font(f["family"], int(f["weight"]), f["file"], f["package"], f["source"],
+             f.get("face"), f.get("sha256"))
+        for f in data.get("font", [])
+    )
+    return Manifest(fonts, data.get("stacks", {"default": []}))
+
+
+def _extract(font, target):
+    """Copy ``font`` from its package into ``target`` (one face of a collection)."""
+    source = Path(font.source)
+    if not source.exists():
+        raise HandoutError(
+            f"font {font.file} needs {source}, from Debian's {font.package}",
+            hint="run `make setup`, or apt-get install " + font.package)
+    if not font.face:
+        shutil.copyfile(source, target)
+        return
+    from fontTools.ttLib import TTCollection
+
+    collection = TTCollection(str(source), lazy=True)
+    for face in collection.fonts:
+        if face["name"].getDebugName(4) == font.face:
+            face.recalcTimestamp = False
+            face.save(str(target), reorderTables=True)
+            return
+    raise HandoutError(f"no face {font.face!r} in {source}")
+
+
+def sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def install(manifest, fonts_dir, log=print):
+    """Put every font of ``manifest`` into ``fonts_dir``; return mismatches."""
+    fonts_dir = Path(fonts_dir)
+    fonts_dir.mkdir(parents=True, exist_ok=True)
+    mismatches = []
+    for font in manifest.fonts:
+        target = fonts_dir / font.file
+        if not target.exists():
+            fd, temp = tempfile.mkstemp(dir=fonts_dir, prefix=".tmp-", suffix=".font")
+            os.close(fd)
+            try:
+                _extract(font, temp)
+                os.chmod(temp, 0o644)
+                os.replace(temp, target)
+            finally:
+                if os.path.exists(temp):
+                    os.unlink(temp)
+            log(f"installed {font.file}")
+        if font.sha256 and sha256(target) != font.sha256:
+            mismatches.append(font.file)
+    for package, licence in LICENCES.items():
+        if Path(licence).exists():
+            shutil.copyfile(licence, fonts_dir / f"LICENSE-{package}.txt")
+    return mismatches
+
+
+def check_installed(manifest, fonts_dir, code):
+    """Raise unless every font the locale needs is in ``fonts_dir``."""
+    for font in manifest.fonts_for(code):
+        if not (Path(fonts_dir) / font.file).is_file():
+            raise HandoutError(
+                f"font {font.file} is not installed", str(fonts_dir),
+                "run `make setup` (or `nkhandout fonts`)")
+
+
+@lru_cache(maxsize=32)
+def _cmap(path):
+    from fontTools.ttLib import TTFont
+
+    with TTFont(path, lazy=True, fontNumber=0) as font:
+        return frozenset(font.getBestCmap())
+
+
+def missing_glyphs(text, manifest, fonts_dir, code):
+    """Characters of ``text`` that no font of locale ``code`` can draw."""
+    covered = set()
+    for font in manifest.fonts_for(code):
+        covered |= _cmap(str(Path(fonts_dir) / font.file))
+    missing = []
+    for char in sorted(set(text)):
+        if ord(char) in covered or char in "\n\t" or unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp"):
+            continue
+        missing.append(char)
+    return missing

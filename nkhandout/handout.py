@@ -1,0 +1,115 @@
+"""The Handout value: everything one page shows, translated and escaped."""
+
+import re
+from dataclasses import dataclass, field
+
+from babel.dates import format_date
+from markupsafe import Markup, escape
+
+from . import markup, references
+from .errors import HandoutError
+from .locales import SOURCE_LOCALE
+
+
+@dataclass
+class Handout:
+    """A plain value handed to the template; nothing in it is raw user HTML."""
+
+    code: str
+    lang: str
+    dir: str
+    paper: str
+    title: Markup
+    title_text: str
+    lead: Markup
+    lead_text: str
+    sections: list
+    disclaimer: Markup
+    references: list
+    version: str
+    reviewed_iso: str
+    reviewed: str
+    name: str
+    draft: bool
+    reviewed_translation: bool
+    label: object = field(repr=False, default=None)
+
+
+class Translator:
+    """Looks up a locale's translations; records what is missing."""
+
+    def __init__(self, translations, draft, is_source):
+        self.translations = translations
+        self.draft = draft
+        self.is_source = is_source
+        self.missing = []
+
+    def __call__(self, context, msgid):
+        if self.is_source:
+            return msgid
+        found = self.translations.get((context, msgid))
+        if found:
+            return found
+        self.missing.append((context, msgid))
+        return msgid
+
+
+def _plain(text):
+    """Text without nkhandout markup, for PDF metadata."""
+    text = references.CITATION.sub("", text).replace("*", "")
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def build(source, refs, info, translations, *, draft=False, reviewed_translation=False,
+          paper, where=""):
+    """The Handout for locale ``info`` from the source and its translations."""
+    translate = Translator(translations, draft, info.code == SOURCE_LOCALE)
+    texts = {unit.context: translate(unit.context, unit.text) for unit in source.units}
+    numbers = references.number([u.text for u in source.units], refs, str(source.path))
+    rtl = info.direction == "rtl"
+
+    def render(unit):
+        return markup.render(texts[unit.context], numbers=numbers, values=source.values,
+                             locale=info.locale, rtl=rtl)
+
+    def label(msgid, **fields):
+        text = translate("label", msgid)
+        html = str(escape(text))
+        for name, value in fields.items():
+            html = html.replace("{%s}" % name, str(escape(value)))
+        return Markup(html)
+
+    sections = [
+        {
+            "id": section.id,
+            "heading": render(section.heading),
+            "blocks": [{"kind": b.kind, "texts": [render(u) for u in b.units]} for b in section.blocks],
+        }
+        for section in source.sections
+    ]
+    et_al = translate("reference", references.WORDS["et_al"])
+    handout = Handout(
+        code=info.code, lang=info.lang_tag, dir=info.direction, paper=paper,
+        title=render(source.title), title_text=_plain(texts["title"]),
+        lead=render(source.lead), lead_text=_plain(texts["lead"]),
+        sections=sections, disclaimer=render(source.disclaimer),
+        references=references.render_list(refs, numbers, et_al),
+        version=source.version, reviewed_iso=source.reviewed.isoformat(),
+        reviewed=format_date(source.reviewed, format="long", locale=info.locale),
+        name=source.name, draft=draft,
+        reviewed_translation=reviewed_translation or info.code == SOURCE_LOCALE,
+        label=label,
+    )
+    handout.translator = translate
+    return handout
+
+
+def require_complete(handout, where):
+    """Refuse a handout that fell back to English (unless it is a draft)."""
+    missing = handout.translator.missing
+    if missing and not handout.draft:
+        shown = "; ".join(f"{ctx}: {msgid[:40]!r}" for ctx, msgid in missing[:3])
+        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        raise HandoutError(
+            f"{len(missing)} string(s) untranslated or fuzzy: {shown}{more}", where,
+            "translate them, or build with --draft")

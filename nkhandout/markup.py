@@ -1,0 +1,83 @@
+"""Translated text to safe HTML: escape first, then apply nkhandout's tiny markup.
+
+The markup a string may carry:
+  *words*        bold
+  {name}         a number from [values], formatted for the locale
+  [@key; @key]   citation marker, printed as the reference numbers
+Anything else, HTML included, is printed as text.
+"""
+
+import re
+from collections import Counter
+
+from babel.numbers import format_decimal, format_percent
+from markupsafe import Markup, escape
+
+from .references import CITATION
+
+TOKEN = re.compile(r"(\[@[^\]]*\])|\{([a-z_][a-z0-9_]*)\}|(\*)")
+# A run of Latin letters or digits, with the spaces and marks between them,
+# isolated as left-to-right inside right-to-left text.
+_LTR_RUN = re.compile(r"[A-Za-z0-9][A-Za-z0-9%.,:/()'+\-\s]*[A-Za-z0-9%)]|[A-Za-z0-9]")
+
+
+def skeleton(text):
+    """What a translation must keep: citation markers, placeholders, bold."""
+    cites = Counter(
+        tuple(sorted(p.strip() for p in m.split(";"))) for m in CITATION.findall(text))
+    names = Counter(re.findall(r"\{([a-z_][a-z0-9_]*)\}", text))
+    stars = text.count("*")
+    return cites, names, stars
+
+
+def format_value(spec, locale):
+    """A [values] entry as locale text."""
+    kind, number = spec
+    if kind == "percent":
+        return format_percent(number, locale=locale)
+    return format_decimal(number, locale=locale)
+
+
+def _plain(text, rtl):
+    if not rtl:
+        return escape(text)
+    out = []
+    last = 0
+    for match in _LTR_RUN.finditer(text):
+        out.append(escape(text[last:match.start()]))
+        out.append(Markup('<span dir="ltr">%s</span>') % match.group(0))
+        last = match.end()
+    out.append(escape(text[last:]))
+    return Markup("").join(out)
+
+
+def render(text, *, numbers, values, locale, rtl=False):
+    """``text`` as Markup: escaped, with bold, numbers and citations applied.
+
+    ``numbers`` maps citation keys to reference numbers; ``values`` maps
+    placeholder names to (kind, number).
+    """
+    out = []
+    last = 0
+    bold = False
+    for match in TOKEN.finditer(text):
+        out.append(_plain(text[last:match.start()], rtl))
+        cite, name, star = match.groups()
+        if cite:
+            keys = [k.strip().lstrip("@") for k in cite[2:-1].split(";")]
+            nums = ",".join(str(numbers[k]) for k in keys)
+            out.append(Markup('<span class="cite" dir="ltr">[%s]</span>') % nums)
+        elif name:
+            formatted = format_value(values[name], locale) if name in values else "{%s}" % name
+            span = '<span class="num" dir="ltr">%s</span>' if rtl else '<span class="num">%s</span>'
+            out.append(Markup(span) % formatted)
+        elif star:
+            out.append(Markup("</strong>" if bold else "<strong>"))
+            bold = not bold
+        last = match.end()
+    out.append(_plain(text[last:], rtl))
+    if bold:
+        out.append(Markup("</strong>"))
+    html = Markup("").join(out)
+    # A marker at the end of a sentence sits after a no-break space.
+    return Markup(re.sub(r"\s+(<span class=\"cite\")", "\u00a0\\1", str(html)))

@@ -1,0 +1,245 @@
+"""Handout to HTML (Jinja2) to PDF (WeasyPrint), one page or nothing.
+
+WeasyPrint is imported only here, and only when a PDF is made.
+"""
+
+import hashlib
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+import jinja2
+
+from . import paper as papers
+from .errors import HandoutError
+
+TEMPLATE = "handout.html.j2"
+STYLESHEET = "print.css"
+PT_PER_MM = 72 / 25.4
+
+
+class _Warnings(logging.Handler):
+    """Collects what WeasyPrint logs while a handout renders."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+def jinja_env(templates_dir):
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def to_html(handout, env):
+    """The handout's HTML; template errors name the template file and line."""
+    try:
+        return env.get_template(TEMPLATE).render(h=handout, _=handout.label)
+    except jinja2.TemplateSyntaxError as error:
+        raise HandoutError(f"template syntax error: {error.message}",
+                           f"templates/{error.name}:{error.lineno}") from None
+    except jinja2.TemplateNotFound as error:
+        raise HandoutError(f"template {error.name} not found", "templates/") from None
+    except jinja2.UndefinedError as error:
+        raise HandoutError(f"template error: {error.message}", f"templates/{TEMPLATE}") from None
+
+
+def _inside(path, roots):
+    return any(path == root or root in path.parents for root in roots)
+
+
+class Renderer:
+    """Renders handouts of one project; reuses fonts and stylesheets."""
+
+    def __init__(self, project, manifest):
+        self.project = project
+        self.manifest = manifest
+        self.env = jinja_env(project.templates_dir)
+        self.refused = []
+        self._roots = tuple(p.resolve() for p in (
+            project.templates_dir, project.content_dir, project.fonts_dir))
+        self._font_files = {
+            (project.fonts_dir / f.file).resolve() for f in manifest.fonts}
+        self._fetcher = None
+        self._font_config = None
+        self._css = {}
+
+    # -- resources ---------------------------------------------------------
+
+    def allowed(self, url):
+        """The local path ``url`` may read, or None: project files only."""
+        from urllib.parse import unquote, urlsplit
+
+        parts = urlsplit(url)
+        if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
+            return None
+        path = Path(unquote(parts.path))
+        try:
+            resolved = path.resolve(strict=True)
+        except (OSError, RuntimeError):
+            return None
+        if resolved != path.absolute() and resolved not in self._font_files:
+            return None  # a link pointing elsewhere
+        if not resolved.is_file():
+            return None
+        if resolved in self._font_files or _inside(resolved, self._roots):
+            return resolved
+        return None
+
+    def fetcher(self):
+        if self._fetcher is None:
+            from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+            renderer = self
+
+            class ProjectFetcher(URLFetcher):
+                """Fetches the project's own files and refuses everything else."""
+
+                def fetch(self, url, headers=None):
+                    path = renderer.allowed(url)
+                    if path is None:
+                        renderer.refused.append(url)
+                        raise ValueError(f"nkhandout refuses to fetch {url[:200]}")
+                    return URLFetcherResponse(url, body=path.read_bytes())
+
+            self._fetcher = ProjectFetcher(allowed_protocols=("file",), allow_redirects=False)
+        return self._fetcher
+
+    def stylesheets(self, code, paper):
+        from weasyprint import CSS
+        from weasyprint.text.fonts import FontConfiguration
+
+        if self._font_config is None:
+            self._font_config = FontConfiguration()
+        key = ("fonts", code)
+        families = self.manifest.stack(code)
+        if ("base",) not in self._css:
+            self._css[("base",)] = CSS(
+                filename=str(self.project.templates_dir / STYLESHEET),
+                url_fetcher=self.fetcher(), font_config=self._font_config)
+        stack_key = ("fonts", tuple(families))
+        if stack_key not in self._css:
+            faces = []
+            for font in self.manifest.fonts:
+                if font.family in families:
+                    uri = (self.project.fonts_dir / font.file).resolve().as_uri()
+                    faces.append(
+                        f'@font-face {{ font-family: "{font.family}"; font-weight: {font.weight}; '
+                        f'font-style: normal; src: url("{uri}"); }}')
+            stack = ", ".join(f'"{f}"' for f in families)
+            faces.append(f"html {{ font-family: {stack}; }}")
+            self._css[stack_key] = CSS(string="\n".join(faces), url_fetcher=self.fetcher(),
+                                       font_config=self._font_config)
+        page_key = ("page", paper)
+        if page_key not in self._css:
+            self._css[page_key] = CSS(string=f"@page {{ size: {papers.CSS_NAMES[paper]}; }}")
+        del key
+        return [self._css[("base",)], self._css[stack_key], self._css[page_key]]
+
+    # -- rendering ---------------------------------------------------------
+
+    def layout(self, handout, html):
+        """Lay out ``html``; return the WeasyPrint document."""
+        from weasyprint import HTML
+
+        self.refused = []
+        collector = _Warnings()
+        logger = logging.getLogger("weasyprint")
+        logger.addHandler(collector)
+        try:
+            document = HTML(
+                string=html, base_url=self.project.templates_dir.as_uri() + "/",
+                url_fetcher=self.fetcher(),
+            ).render(
+                stylesheets=self.stylesheets(handout.code, handout.paper),
+                font_config=self._font_config, pdf_variant="pdf/ua-1", pdf_tags=True)
+        finally:
+            logger.removeHandler(collector)
+        if self.refused:
+            raise HandoutError(f"refused to fetch {self.refused[0][:120]}",
+                               f"locale {handout.code}", "handouts may use only the project's own files")
+        if collector.messages:
+            raise HandoutError(f"renderer warning: {collector.messages[0][:200]}", f"locale {handout.code}")
+        return document
+
+    def pdf_bytes(self, handout, document, html):
+        """The PDF for a laid-out, one-page ``document``."""
+        epoch = str(int(_midnight(handout.reviewed_iso)))
+        previous = os.environ.get("SOURCE_DATE_EPOCH")
+        os.environ["SOURCE_DATE_EPOCH"] = epoch
+        try:
+            identifier = hashlib.md5(html.encode("utf-8"), usedforsecurity=False).hexdigest().encode()
+            return document.write_pdf(pdf_identifier=identifier, pdf_variant="pdf/ua-1",
+                                      pdf_tags=True)
+        finally:
+            if previous is None:
+                os.environ.pop("SOURCE_DATE_EPOCH", None)
+            else:
+                os.environ["SOURCE_DATE_EPOCH"] = previous
+
+
+def _midnight(iso_day):
+    import datetime
+
+    day = datetime.date.fromisoformat(iso_day)
+    return datetime.datetime(day.year, day.month, day.day, tzinfo=datetime.timezone.utc).timestamp()
+
+
+def _boxes(box):
+    yield box
+    for child in getattr(box, "children", ()):
+        yield from _boxes(child)
+
+
+def overflow_mm(document):
+    """How far the content runs past the first page, in millimetres."""
+    total = 0.0
+    for page in document.pages[1:]:
+        root = page._page_box
+        top = root.content_box_y()
+        bottom = top
+        for box in _boxes(root):
+            if getattr(box, "element_tag", None) and box is not root:
+                bottom = max(bottom, box.position_y + box.margin_height())
+        total += bottom - top
+    return total / PT_PER_MM
+
+
+def section_heights(document):
+    """Height in mm of each section (all its fragments), largest first."""
+    heights = {}
+    for page in document.pages:
+        for box in _boxes(page._page_box):
+            element = getattr(box, "element", None)
+            if element is None or box.element_tag != "section":
+                continue
+            classes = element.get("class", "")
+            name = next((c[2:] for c in classes.split() if c.startswith("s-")), "references")
+            heights[name] = heights.get(name, 0) + box.margin_height() / PT_PER_MM
+    return sorted(heights.items(), key=lambda kv: -kv[1])
+
+
+def write_atomic(path, data):
+    """Write ``data`` to ``path`` through a temporary file and a rename."""
+    path = Path(path)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, 0o644)
+        os.replace(temp, path)
+    except BaseException:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise

@@ -1,0 +1,33 @@
+"""Per-string checks of a translation against its English."""
+
+import re
+
+from .markup import skeleton
+
+_HTML = re.compile(r"<\s*/?\s*[A-Za-z!][^>]*>")
+_TEMPLATE = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}")
+MAX_STRING = 2000
+
+
+def problems(msgid, msgstr):
+    """What is wrong with ``msgstr`` as a translation of ``msgid`` (plain words)."""
+    found = []
+    if len(msgstr) > MAX_STRING:
+        found.append(f"translation is {len(msgstr)} characters; no string may pass {MAX_STRING}")
+    if _HTML.search(msgstr) and not _HTML.search(msgid):
+        found.append(f"contains HTML {_HTML.search(msgstr).group(0)!r}; write plain text (use *word* for bold)")
+    if _TEMPLATE.search(msgstr):
+        found.append(f"contains template code {_TEMPLATE.search(msgstr).group(0)!r}; remove it")
+    source_cites, source_names, source_stars = skeleton(msgid)
+    cites, names, stars = skeleton(msgstr)
+    if cites != source_cites:
+        want = " ".join("[" + "; ".join(k) + "]" for k in source_cites) or "none"
+        got = " ".join("[" + "; ".join(k) + "]" for k in cites) or "none"
+        found.append(f"citation markers differ from the English: expected {want}, found {got}")
+    if names != source_names:
+        want = ", ".join("{%s}" % n for n in sorted(source_names.elements())) or "none"
+        got = ", ".join("{%s}" % n for n in sorted(names.elements())) or "none"
+        found.append(f"placeholders differ from the English: expected {want}, found {got}")
+    if stars != source_stars or stars % 2:
+        found.append(f"bold markers (*) differ: the English has {source_stars}, the translation {stars}")
+    return found
