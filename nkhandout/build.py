@@ -103,7 +103,7 @@ def locale_state(inputs, code):
     return LocaleState(code, path, loaded, stats, translations, problems)
 
 
-def prepare(inputs, code, *, draft=False, paper="auto"):
+def prepare(inputs, code, *, draft=False, paper="auto", require_reviewed=False):
     """The Handout for ``code``, refusing what is not fit to print."""
     project = inputs.project
     state = locale_state(inputs, code)
@@ -112,6 +112,10 @@ def prepare(inputs, code, *, draft=False, paper="auto"):
         line, message = sorted(state.problems)[0]
         more = f" (and {len(state.problems) - 1} more; run `nkhandout check --lang {code}`)" if len(state.problems) > 1 else ""
         raise HandoutError(message + more, f"{where}:{line}")
+    if require_reviewed and not state.reviewed_for(inputs.source.version):
+        raise HandoutError(
+            "not reviewed by a qualified medical translator for content version "
+            f"{inputs.source.version}", where, "have it reviewed (nkhandout mark-reviewed) or drop --require-reviewed")
     info = locales.info(code)
     chosen = info.paper if paper == "auto" else paper
     fonts.check_installed(inputs.manifest, project.fonts_dir, code)
@@ -151,7 +155,7 @@ def ensure_out_dir(out_dir):
     return out
 
 
-def build(project, codes, *, out_dir=None, draft=False, paper="auto", log=None):
+def build(project, codes, *, out_dir=None, draft=False, paper="auto", require_reviewed=False, log=None):
     """Build each locale in ``codes``; return the written paths.
 
     Stops at the first failure only after trying every locale; raises a
@@ -163,7 +167,8 @@ def build(project, codes, *, out_dir=None, draft=False, paper="auto", log=None):
     written, failures = [], []
     for code in codes:
         try:
-            value, _state = prepare(inputs, code, draft=draft, paper=paper)
+            value, _state = prepare(inputs, code, draft=draft, paper=paper,
+                                    require_reviewed=require_reviewed)
             document, html = render_one(renderer, value)
             target = output_path(out, inputs, code)
             try:

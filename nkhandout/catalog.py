@@ -36,12 +36,15 @@ def template(source, templates_dir, rel):
                 locations=[(source_rel, unit.line)], flags=flags)
     for path in sorted(templates_dir.glob("*.j2")):
         with path.open("rb") as handle:
-            for line, _func, msgid, comments in extract(
+            for line, msgid, comments, context in extract(
                     "jinja2.ext:babel_extract", handle, comment_tags=COMMENT_TAGS,
-                    options={"trimmed": "true"}):
+                    strip_comment_tags=True, options={"trimmed": "true"}):
+                if not context:
+                    raise HandoutError("template labels need pgettext(\"label.name\", \"...\")",
+                                       f"{rel(path)}:{line}")
                 text = msgid if isinstance(msgid, str) else msgid[0]
                 flags = ("python-brace-format",) if content.placeholders(text) else ()
-                pot.add(text, context="label", auto_comments=comments,
+                pot.add(text, context=context, auto_comments=comments,
                         locations=[(rel(path), line)], flags=flags)
     for key, word in references.WORDS.items():
         pot.add(word, context="reference",
@@ -102,7 +105,9 @@ def load(path, where=None, locale=None):
     charset = re.search(r"charset=([\w-]+)", headers.get("Content-Type", ""))
     if not charset or charset.group(1).lower() not in ("utf-8", "utf8"):
         raise HandoutError("Content-Type header must say charset=UTF-8", f"{where}:1")
+    _lint(text, where)
     _check_duplicates(text, where)
+    text, previous = _take_previous(text)
     try:
         catalog = read_po(io.StringIO(text), locale=locale, abort_invalid=True, charset="utf-8")
     except PoFileError as error:
@@ -110,30 +115,94 @@ def load(path, where=None, locale=None):
                            f"{where}:{error.lineno + 1}") from None
     except (ValueError, TypeError, AttributeError, IndexError, KeyError) as error:
         raise HandoutError(f"PO syntax error: {error}", where) from None
+    for message in catalog:
+        message.auto_comments = [c for c in message.auto_comments if c]
+        if message.lineno in previous:
+            message.previous_id = [previous[message.lineno]]
     extra = {k: v for k, v in headers.items() if k.startswith("X-")}
     return Loaded(catalog, extra, headers.get("Language"))
+
+
+def _unquote(chunk):
+    chunk = chunk.strip()
+    if len(chunk) < 2 or chunk[0] != '"' or chunk[-1] != '"':
+        return ""
+    return chunk[1:-1].replace('\\"', '"').replace("\\n", "\n").replace("\\t", "\t").replace("\\\\", "\\")
+
+
+def _take_previous(text):
+    """Babel does not read ``#| msgid`` lines: take them out, keyed by entry line.
+
+    The lines become empty ``#.`` comments so that line numbers stay true.
+    """
+    lines = text.split("\n")
+    previous = {}
+    pending = None
+    for index, line in enumerate(lines):
+        if line.startswith("#| msgid "):
+            pending = _unquote(line[len("#| msgid "):])
+            lines[index] = "#."
+        elif line.startswith('#| "') and pending is not None:
+            pending += _unquote(line[3:])
+            lines[index] = "#."
+        elif line.startswith("#|"):
+            lines[index] = "#."
+        elif line.startswith("msgid ") and pending is not None:
+            previous[index + 1] = pending
+            pending = None
+        elif not line.strip():
+            pending = None
+    return "\n".join(lines), previous
+
+
+_STRING = re.compile(r'^"(?:[^"\\]|\\.)*"$')
+_KEYWORD = re.compile(r'^(msgctxt|msgid|msgid_plural|msgstr(?:\[\d+\])?)\s+(.*)$')
+
+
+def _lint(text, where):
+    """Stricter than Babel's reader: every line must be a comment, a keyword
+    with one quoted string, a quoted continuation, or blank (as msgfmt asks)."""
+    for number, line in enumerate(text.split("\n"), 1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        match = _KEYWORD.match(stripped)
+        value = match.group(2) if match else stripped
+        if not match and not stripped.startswith('"'):
+            raise HandoutError(f"PO syntax error: unknown keyword {stripped.split()[0][:20]!r}",
+                               f"{where}:{number}", "each line is msgctxt, msgid, msgstr, a \"quoted\" line or a # comment")
+        if not _STRING.match(value):
+            raise HandoutError("PO syntax error: string not closed with a quote (or a stray quote inside)",
+                               f"{where}:{number}", 'write quotes inside text as \\"')
 
 
 def _check_duplicates(text, where):
     """Two live entries with the same msgctxt and msgid."""
     seen = {}
-    context = None
     lines = text.split("\n")
-    for number, line in enumerate(lines, 1):
+    context = None
+    number = 0
+    while number < len(lines):
+        line = lines[number]
         if line.startswith("msgctxt "):
             context = line[8:]
         elif line.startswith("msgid "):
-            key = (context, line[6:], lines[number] if number < len(lines) else "")
-            if key[1] != '""' or context is not None:
+            start = number + 1
+            msgid = [line[6:]]
+            while number + 1 < len(lines) and lines[number + 1].startswith('"'):
+                number += 1
+                msgid.append(lines[number])
+            key = (context, "".join(msgid))
+            if key != (None, '""'):
                 if key in seen:
                     raise HandoutError(
-                        f"duplicate entry (first at line {seen[key]})", f"{where}:{number}",
+                        f"duplicate entry (first at line {seen[key]})", f"{where}:{start}",
                         "delete one of the two entries")
-                seen[key] = number
+                seen[key] = start
             context = None
-        elif not line.startswith('"'):
-            if not line.startswith("#~"):
-                context = context if line.startswith("msgctxt") else context
+        elif not line.strip():
+            context = None
+        number += 1
 
 
 def dump(loaded):

@@ -63,8 +63,10 @@ def main(ctx, root):
 @click.option("--out", type=click.Path(file_okay=False), help="Output folder (default: handouts/).")
 @click.option("--draft", is_flag=True,
               help="Build incomplete translations, English filling the gaps, marked DRAFT.")
+@click.option("--require-reviewed", is_flag=True,
+              help="Refuse translations no qualified medical translator has reviewed.")
 @click.pass_obj
-def build(project, langs, all_, paper, out, draft):
+def build(project, langs, all_, paper, out, draft, require_reviewed):
     """Build handout PDFs, one page each."""
     from . import build as builder
 
@@ -75,7 +77,7 @@ def build(project, langs, all_, paper, out, draft):
     else:
         codes = list(dict.fromkeys(builder.resolve_codes(project, langs)))
     builder.build(project, codes, out_dir=out, draft=draft, paper=paper,
-                  log=lambda line: click.echo(line))
+                  require_reviewed=require_reviewed, log=lambda line: click.echo(line))
 
 
 @main.command()
@@ -136,6 +138,122 @@ def update(project):
     for code, changed in sorted(report.items()):
         detail = f": {len(changed)} changed string(s) marked fuzzy ({', '.join(changed)})" if changed else ""
         click.echo(f"updated {code}{detail}")
+
+
+@main.command()
+@click.option("--lang", "langs", multiple=True, metavar="CODE", help="Locale to check (repeatable; default: all).")
+@click.option("--paper", type=click.Choice(["auto", "letter", "a4"]), default="auto", show_default=True,
+              help="Paper to test the one-page fit on.")
+@click.pass_obj
+def check(project, langs, paper):
+    """Check catalogs: syntax, completeness, markers, fonts, one-page fit.
+
+    Prints one line per problem (file:line: what is wrong) and exits 1 if
+    there is any.
+
+    \b
+    Examples:
+      nkhandout check
+      nkhandout check --lang fr --lang pt-BR
+      nkhandout check --lang de --paper letter
+    """
+    from . import build as builder, check as checker
+
+    codes = builder.resolve_codes(project, langs) if langs else builder.available(project)
+    failed = 0
+    for report in checker.run(project, codes, paper=paper):
+        for problem in report.problems:
+            click.echo(str(problem), err=True)
+        review = report.review or {}
+        status = _review_text(review)
+        if report.problems:
+            failed += 1
+            click.echo(f"{report.code}: {len(report.problems)} problem(s); {status}")
+        else:
+            click.echo(f"{report.code}: ok, fits one {report.paper} page; {status}")
+    if failed:
+        raise HandoutError(f"{failed} locale(s) failed the check")
+
+
+def _review_text(review):
+    status = review.get("status", "")
+    if status == "source":
+        return "source text"
+    if status == "reviewed" and review.get("by"):
+        return f"reviewed by {review['by']} on {review.get('date') or '?'} (content {review.get('version') or '?'})"
+    return "not reviewed by a qualified medical translator"
+
+
+@main.command("locales")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--no-layout", is_flag=True, help="Skip the one-page fit (faster).")
+@click.pass_obj
+def locales_(project, fmt, no_layout):
+    """List locales: name, progress, one-page fit, paper, review status.
+
+    \b
+    Examples:
+      nkhandout locales
+      nkhandout locales --format json
+    """
+    import json
+
+    from . import build as builder, check as checker, locales as locale_lib
+
+    rows = []
+    inputs = builder.load_inputs(project)
+    from .render import Renderer
+
+    renderer = Renderer(project, inputs.manifest)
+    for code in builder.available(project):
+        report = checker.check_locale(inputs, renderer, code, layout=not no_layout)
+        stats = report.stats
+        info = locale_lib.info(code)
+        review = report.review or {}
+        rows.append({
+            "code": code,
+            "name": info.native_name,
+            "translated": stats.translated if stats else 0,
+            "fuzzy": stats.fuzzy if stats else 0,
+            "untranslated": stats.untranslated if stats else 0,
+            "fits": report.fits,
+            "paper": report.paper or info.paper,
+            "review": review.get("status", "unreadable"),
+            "reviewed_by": review.get("by", ""),
+            "review_date": review.get("date", ""),
+            "problems": [str(p) for p in report.problems],
+        })
+    if fmt == "json":
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    header = f"{'code':<8} {'name':<22} {'done':>5} {'fuzzy':>5} {'todo':>5}  {'fits':<5} {'paper':<7} review"
+    click.echo(click.style(header, bold=True))
+    for row in rows:
+        fits = {True: "yes", False: "NO", None: "-"}[row["fits"]]
+        colour = "green" if not row["problems"] else "red"
+        review = row["review"] if row["review"] != "reviewed" else f"reviewed ({row['reviewed_by']})"
+        line = (f"{row['code']:<8} {row['name']:<22} {row['translated']:>5} {row['fuzzy']:>5} "
+                f"{row['untranslated']:>5}  {fits:<5} {row['paper']:<7} {review}")
+        click.echo(click.style(line, fg=colour))
+
+
+@main.command("mark-reviewed")
+@click.argument("code")
+@click.option("--by", "reviewer", required=True, help='Who reviewed it: "Name, qualification".')
+@click.option("--date", "day", type=click.DateTime(formats=["%Y-%m-%d"]), help="Review date (default: today).")
+@click.pass_obj
+def mark_reviewed(project, code, reviewer, day):
+    """Record that a qualified medical translator reviewed a locale.
+
+    \b
+    Example:
+      nkhandout mark-reviewed es --by "Ana Ruiz, certified medical translator"
+    """
+    from . import build as builder, translate
+
+    (resolved,) = builder.resolve_codes(project, [code])
+    path = translate.mark_reviewed(project, resolved, reviewer, day.date() if day else None)
+    click.echo(f"marked {project.relative(path)} reviewed by {reviewer}")
 
 
 if __name__ == "__main__":  # pragma: no cover

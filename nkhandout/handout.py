@@ -67,13 +67,14 @@ def build(source, refs, info, translations, *, draft=False, reviewed_translation
     texts = {unit.context: translate(unit.context, unit.text) for unit in source.units}
     numbers = references.number([u.text for u in source.units], refs, str(source.path))
     rtl = info.direction == "rtl"
+    keep_words = info.locale.language == "ko"
 
     def render(unit):
         return markup.render(texts[unit.context], numbers=numbers, values=source.values,
-                             locale=info.locale, rtl=rtl)
+                             locale=info.locale, rtl=rtl, keep_words=keep_words)
 
-    def label(msgid, **fields):
-        text = translate("label", msgid)
+    def label(context, msgid, **fields):
+        text = translate(context, msgid)
         html = str(escape(text))
         for name, value in fields.items():
             html = html.replace("{%s}" % name, str(escape(value)))

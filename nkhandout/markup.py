@@ -15,16 +15,21 @@ from markupsafe import Markup, escape
 
 from .references import CITATION
 
-TOKEN = re.compile(r"(\[@[^\]]*\])|\{([a-z_][a-z0-9_]*)\}|(\*)")
+TOKEN = re.compile(r"(\[@[^\]]*\])|\{([a-z_][a-z0-9_]*)\}")
+BOLD = re.compile(r"\*(?=\S)([^*]*?\S)\*")
 # A run of Latin letters or digits, with the spaces and marks between them,
 # isolated as left-to-right inside right-to-left text.
-_LTR_RUN = re.compile(r"[A-Za-z0-9][A-Za-z0-9%.,:/()'+\-\s]*[A-Za-z0-9%)]|[A-Za-z0-9]")
+_LTR_RUN = re.compile(r"[A-Za-z0-9][A-Za-z0-9%.,:/'+\-\s]*[A-Za-z0-9%]|[A-Za-z0-9]")
+# A Korean word: Hangul syllables with the Latin letters, digits and marks
+# glued to them. Korean breaks lines between words (keep-all); WeasyPrint
+# breaks between syllables, so each word is kept whole.
+_HANGUL_WORD = re.compile(r"[^\s]*[\uac00-\ud7a3][^\s]*")
 
 
 def skeleton(text):
     """What a translation must keep: citation markers, placeholders, bold."""
     cites = Counter(
-        tuple(sorted(p.strip() for p in m.split(";"))) for m in CITATION.findall(text))
+        tuple(sorted(p.strip().lstrip("@") for p in m.split(";"))) for m in CITATION.findall(text))
     names = Counter(re.findall(r"\{([a-z_][a-z0-9_]*)\}", text))
     stars = text.count("*")
     return cites, names, stars
@@ -38,7 +43,16 @@ def format_value(spec, locale):
     return format_decimal(number, locale=locale)
 
 
-def _plain(text, rtl):
+def _plain(text, rtl, keep_words=False):
+    if keep_words:
+        out = []
+        last = 0
+        for match in _HANGUL_WORD.finditer(text):
+            out.append(escape(text[last:match.start()]))
+            out.append(Markup('<span class="w">%s</span>') % match.group(0))
+            last = match.end()
+        out.append(escape(text[last:]))
+        return Markup("").join(out)
     if not rtl:
         return escape(text)
     out = []
@@ -51,33 +65,39 @@ def _plain(text, rtl):
     return Markup("").join(out)
 
 
-def render(text, *, numbers, values, locale, rtl=False):
-    """``text`` as Markup: escaped, with bold, numbers and citations applied.
-
-    ``numbers`` maps citation keys to reference numbers; ``values`` maps
-    placeholder names to (kind, number).
-    """
+def _inline(text, numbers, values, locale, rtl, keep_words=False):
     out = []
     last = 0
-    bold = False
     for match in TOKEN.finditer(text):
-        out.append(_plain(text[last:match.start()], rtl))
-        cite, name, star = match.groups()
+        out.append(_plain(text[last:match.start()], rtl, keep_words))
+        cite, name = match.groups()
         if cite:
             keys = [k.strip().lstrip("@") for k in cite[2:-1].split(";")]
-            nums = ",".join(str(numbers[k]) for k in keys)
+            nums = ",".join(str(numbers[k]) if k in numbers else "?" for k in keys)
             out.append(Markup('<span class="cite" dir="ltr">[%s]</span>') % nums)
-        elif name:
+        else:
             formatted = format_value(values[name], locale) if name in values else "{%s}" % name
             span = '<span class="num" dir="ltr">%s</span>' if rtl else '<span class="num">%s</span>'
             out.append(Markup(span) % formatted)
-        elif star:
-            out.append(Markup("</strong>" if bold else "<strong>"))
-            bold = not bold
         last = match.end()
-    out.append(_plain(text[last:], rtl))
-    if bold:
-        out.append(Markup("</strong>"))
+    out.append(_plain(text[last:], rtl, keep_words))
+    return Markup("").join(out)
+
+
+def render(text, *, numbers, values, locale, rtl=False, keep_words=False):
+    """``text`` as Markup: escaped, with bold, numbers and citations applied.
+
+    ``numbers`` maps citation keys to reference numbers; ``values`` maps
+    placeholder names to (kind, number). Only a matched pair of stars makes
+    bold; a lone star is printed as it is.
+    """
+    out = []
+    last = 0
+    for match in BOLD.finditer(text):
+        out.append(_inline(text[last:match.start()], numbers, values, locale, rtl, keep_words))
+        out.append(Markup("<strong>%s</strong>") % _inline(match.group(1), numbers, values, locale, rtl, keep_words))
+        last = match.end()
+    out.append(_inline(text[last:], numbers, values, locale, rtl, keep_words))
     html = Markup("").join(out)
     # A marker at the end of a sentence sits after a no-break space.
     return Markup(re.sub(r"\s+(<span class=\"cite\")", "\u00a0\\1", str(html)))

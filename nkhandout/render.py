@@ -43,7 +43,7 @@ def jinja_env(templates_dir):
 def to_html(handout, env):
     """The handout's HTML; template errors name the template file and line."""
     try:
-        return env.get_template(TEMPLATE).render(h=handout, _=handout.label)
+        return env.get_template(TEMPLATE).render(h=handout, pgettext=handout.label)
     except jinja2.TemplateSyntaxError as error:
         raise HandoutError(f"template syntax error: {error.message}",
                            f"templates/{error.name}:{error.lineno}") from None

@@ -21,8 +21,8 @@ def problems(msgid, msgstr):
     source_cites, source_names, source_stars = skeleton(msgid)
     cites, names, stars = skeleton(msgstr)
     if cites != source_cites:
-        want = " ".join("[" + "; ".join(k) + "]" for k in source_cites) or "none"
-        got = " ".join("[" + "; ".join(k) + "]" for k in cites) or "none"
+        want = " ".join("[@" + "; @".join(k) + "]" for k in source_cites.elements()) or "none"
+        got = " ".join("[@" + "; @".join(k) + "]" for k in cites.elements()) or "none"
         found.append(f"citation markers differ from the English: expected {want}, found {got}")
     if names != source_names:
         want = ", ".join("{%s}" % n for n in sorted(source_names.elements())) or "none"

@@ -1,0 +1,61 @@
+"""Shared fixtures: a throw-away copy of the project, built PDFs, PDF readers."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from nkhandout.cli import main
+from nkhandout.project import Project
+
+ROOT = Path(__file__).resolve().parent.parent
+FONTS = ROOT / "templates" / "fonts"
+SHIPPED = ["en", "es", "fr", "de", "pt_BR", "vi", "ru", "ko", "zh_Hans", "ar"]
+
+
+def copy_project(target):
+    """content/ and templates/ copied to ``target``; fonts shared read-only."""
+    shutil.copytree(ROOT / "content", target / "content")
+    shutil.copytree(ROOT / "templates", target / "templates", ignore=shutil.ignore_patterns("fonts"))
+    return Project.at(target, fonts_dir=FONTS)
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A private copy of the project; NKHANDOUT_FONTS points at the real fonts."""
+    monkeypatch.setenv("NKHANDOUT_FONTS", str(FONTS))
+    return copy_project(tmp_path / "project")
+
+
+@pytest.fixture
+def cli(project):
+    """Run `nkhandout` on the private copy: cli("build", "--lang", "es")."""
+    runner = CliRunner()
+
+    def run(*args):
+        return runner.invoke(main, ["--root", str(project.root), *args], catch_exceptions=False)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory):
+    """Every shipped locale built once from the real project: {code: Path}."""
+    from nkhandout import build
+
+    out = tmp_path_factory.mktemp("handouts")
+    project = Project.at(ROOT, fonts_dir=FONTS)
+    paths = build.build(project, SHIPPED, out_dir=out)
+    return {path.name.split(".")[-2]: path for path in paths}
+
+
+@pytest.fixture
+def out(tmp_path):
+    """An output folder of its own (not created)."""
+    return tmp_path / "out"
+
+
+def files_in(folder):
+    """Names in ``folder``, [] when it does not exist."""
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []

@@ -1,0 +1,80 @@
+"""Reading facts back out of built PDFs."""
+
+import pikepdf
+import pypdfium2 as pdfium
+
+
+def text(path):
+    """The page's text, in reading order, as a viewer would copy it."""
+    document = pdfium.PdfDocument(str(path))
+    try:
+        page = document[0]
+        return page.get_textpage().get_text_range()
+    finally:
+        document.close()
+
+
+def font_sizes_pt(path):
+    """{(font BaseFont, size in pt): number of text-showing operations}."""
+    sizes = {}
+    with pikepdf.open(path) as pdf:
+        page = pdf.pages[0]
+        fonts = {str(k): str(v.BaseFont) for k, v in page.Resources.Font.items()}
+        scale = [1.0]
+        stack = []
+        font = size = None
+        for operands, operator in pikepdf.parse_content_stream(page):
+            op = str(operator)
+            if op == "q":
+                stack.append(scale[0])
+            elif op == "Q":
+                scale[0] = stack.pop() if stack else 1.0
+            elif op == "cm":
+                scale[0] *= abs(float(operands[0])) or abs(float(operands[1]))
+            elif op == "Tf":
+                font, size = fonts.get(str(operands[0]), str(operands[0])), float(operands[1])
+            elif op in ("Tj", "TJ", "'", '"') and font:
+                key = (font, round(size * scale[0], 2))
+                sizes[key] = sizes.get(key, 0) + 1
+    return sizes
+
+
+def embedded_fonts(path):
+    """{BaseFont: has an embedded font file} for every font on the page."""
+    found = {}
+    with pikepdf.open(path) as pdf:
+        for _name, font in pdf.pages[0].Resources.Font.items():
+            descendants = font.get("/DescendantFonts")
+            descriptor = (descendants[0] if descendants else font).get("/FontDescriptor")
+            keys = set(descriptor.keys()) if descriptor is not None else set()
+            found[str(font.BaseFont)] = bool(keys & {"/FontFile", "/FontFile2", "/FontFile3"})
+    return found
+
+
+def page_count(path):
+    with pikepdf.open(path) as pdf:
+        return len(pdf.pages)
+
+
+def info(path):
+    """Language, title, subject, creation date, media box."""
+    with pikepdf.open(path) as pdf:
+        return {
+            "lang": str(pdf.Root.get("/Lang", "")),
+            "title": str(pdf.docinfo.get("/Title", "")),
+            "subject": str(pdf.docinfo.get("/Subject", "")),
+            "created": str(pdf.docinfo.get("/CreationDate", "")),
+            "mediabox": [float(x) for x in pdf.pages[0].MediaBox],
+            "marked": bool(pdf.Root.get("/MarkInfo", {}).get("/Marked", False)),
+            "struct": "/StructTreeRoot" in pdf.Root,
+        }
+
+
+def render_png(path, target, scale=1.0):
+    document = pdfium.PdfDocument(str(path))
+    try:
+        image = document[0].render(scale=scale).to_pil()
+        image.save(target)
+        return image
+    finally:
+        document.close()

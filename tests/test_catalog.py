@@ -1,0 +1,84 @@
+"""Catalogs: the template, reading with clear errors, merging."""
+
+import pytest
+
+from nkhandout import build, catalog, translate
+from nkhandout.errors import HandoutError
+from tests.conftest import ROOT
+
+
+def test_template_covers_source_labels_and_reference_words(project):
+    inputs = build.load_inputs(project)
+    entries = {(m.context, m.id): m for m in inputs.pot if m.id}
+    contexts = {c for c, _ in entries}
+    assert {"title", "lead", "disclaimer", "what.heading", "for.item1", "do.p2"} <= contexts
+    label = entries[("label.references", "References")]
+    assert label.locations[0][0] == "templates/handout.html.j2"
+    assert label.auto_comments == ["Heading of the reference list."]
+    assert ("label.reviewed", "Content reviewed {date}") in entries
+    assert ("reference", "et al.") in entries
+    source = entries[("for.item4", next(i for c, i in entries if c == "for.item4"))]
+    assert source.locations[0][0] == "content/handout.toml" and source.locations[0][1] > 0
+    assert "python-brace-format" in source.flags
+
+
+def test_committed_template_is_current(project):
+    """content/messages.pot is what `nkhandout update` writes."""
+    inputs = build.load_inputs(project)
+    assert (ROOT / "content" / "messages.pot").read_text("utf-8") == translate.pot_text(inputs)
+
+
+def write(tmp_path, text, name="xx.po", raw=None):
+    path = tmp_path / name
+    path.write_bytes(raw if raw is not None else text.encode("utf-8"))
+    return path
+
+
+HEADER = 'msgid ""\nmsgstr ""\n"Language: es\\n"\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+
+
+@pytest.mark.parametrize("raw, message, where", [
+    (b"\xef\xbb\xbf" + HEADER.encode(), "byte order mark", "es.po:1"),
+    (HEADER.replace("\n", "\r\n").encode(), "CRLF", "es.po:1"),
+    (HEADER.encode() + 'msgid "a"\nmsgstr "\xe9"\n'.encode("latin-1"), "not valid UTF-8", "es.po:7"),
+    (HEADER.encode() + b'msgid "a"\nmsgstr "b"\n\nmsgid "a"\nmsgstr "c"\n', "duplicate entry (first at line 6)", "es.po:9"),
+    (HEADER.encode() + b'msgid "a"\nmsgstr "b\n', "string not closed", "es.po:7"),
+    (HEADER.encode() + b'msgid "a"\nmsgstrr "b"\n', "unknown keyword 'msgstrr'", "es.po:7"),
+    (b'msgid "a"\nmsgstr "b"\n', "no header entry", "es.po:1"),
+    (HEADER.replace("UTF-8", "ISO-8859-1").encode(), "charset=UTF-8", "es.po:1"),
+    (b"\x00\x01binary", "NUL", "es.po"),
+])
+def test_broken_catalogs_give_one_line_with_file_and_line(tmp_path, raw, message, where):
+    path = write(tmp_path, "", "es.po", raw=raw)
+    with pytest.raises(HandoutError) as caught:
+        catalog.load(path, "content/locales/es.po")
+    line = str(caught.value)
+    assert message in line
+    assert line.startswith("content/locales/" + where)
+    assert "\n" not in line
+
+
+def test_merge_marks_changed_english_fuzzy_and_keeps_the_old_text(project):
+    inputs = build.load_inputs(project)
+    path = translate.init_locale(project, "it")
+    loaded = catalog.load(path, locale="it")
+    for message in loaded.catalog:
+        if message.id:
+            message.string = "IT " + message.id
+    source = project.source_file
+    text = source.read_text("utf-8")
+    source.write_text(text.replace("What are NK cells?", "What NK cells are"), "utf-8")
+    pot = build.load_inputs(project).pot
+    merged, changed = catalog.merge(loaded, pot)
+    assert changed == ["what.heading"]
+    entry = merged.catalog.get("What NK cells are", context="what.heading")
+    assert entry.fuzzy and entry.previous_id == ["What are NK cells?"] and entry.string == "IT What are NK cells?"
+    dumped = catalog.dump(merged)
+    assert '#| msgid "What are NK cells?"' in dumped
+    assert "X-Review-Status: unreviewed" in dumped
+    path.write_text(dumped, "utf-8")
+    reread = catalog.load(path, locale="it")
+    assert reread.catalog.get("What NK cells are", context="what.heading").previous_id == ["What are NK cells?"]
+    again, changed_again = catalog.merge(reread, pot)
+    assert catalog.dump(again) == dumped and changed_again == []
+    del inputs
