@@ -103,7 +103,18 @@ def locale_state(inputs, code):
     return LocaleState(code, path, loaded, stats, translations, problems)
 
 
-def prepare(inputs, code, *, draft=False, paper="auto", require_reviewed=False):
+def choose_paper(paper, clinic, info):
+    """--paper wins; else the clinic's country; else the locale's territory."""
+    from . import paper as papers
+
+    if paper != "auto":
+        return paper
+    if clinic is not None and clinic.country:
+        return papers.for_territory(clinic.country)
+    return info.paper
+
+
+def prepare(inputs, code, *, draft=False, paper="auto", require_reviewed=False, clinic=None):
     """The Handout for ``code``, refusing what is not fit to print."""
     project = inputs.project
     state = locale_state(inputs, code)
@@ -117,11 +128,18 @@ def prepare(inputs, code, *, draft=False, paper="auto", require_reviewed=False):
             "not reviewed by a qualified medical translator for content version "
             f"{inputs.source.version}", where, "have it reviewed (nkhandout mark-reviewed) or drop --require-reviewed")
     info = locales.info(code)
-    chosen = info.paper if paper == "auto" else paper
+    chosen = choose_paper(paper, clinic, info)
     fonts.check_installed(inputs.manifest, project.fonts_dir, code)
+    if not draft and not state.stats.complete:
+        missing = catalog.incomplete(state.loaded.catalog, inputs.pot)
+        shown = ", ".join(missing[:4]) + (f" and {len(missing) - 4} more" if len(missing) > 4 else "")
+        raise HandoutError(
+            f"{len(missing)} string(s) untranslated or fuzzy: {shown}", where,
+            f"translate them (nkhandout check --lang {code} lists each), or build with --draft")
     result = handouts.build(
         inputs.source, inputs.refs, info, state.translations, draft=draft,
-        reviewed_translation=state.reviewed_for(inputs.source.version), paper=chosen, where=where)
+        reviewed_translation=state.reviewed_for(inputs.source.version), paper=chosen, where=where,
+        clinic=clinic)
     handouts.require_complete(result, where)
     return result, state
 

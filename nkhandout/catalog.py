@@ -303,6 +303,17 @@ def stats(catalog, pot):
     return Stats(translated, fuzzy, untranslated)
 
 
+def incomplete(catalog, pot):
+    """Contexts of the template's strings that are untranslated or fuzzy."""
+    found = []
+    for message in pot:
+        if message.id:
+            entry = catalog.get(message.id, context=message.context)
+            if entry is None or not entry.string or entry.fuzzy:
+                found.append(message.context or message.id[:30])
+    return found
+
+
 def translations(catalog):
     """{(context, msgid): text} for every translated, non-fuzzy entry."""
     return {

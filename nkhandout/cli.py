@@ -226,15 +226,24 @@ def locales_(project, fmt, no_layout):
     if fmt == "json":
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
-    header = f"{'code':<8} {'name':<22} {'done':>5} {'fuzzy':>5} {'todo':>5}  {'fits':<5} {'paper':<7} review"
+    header = f"{'code':<8} {_pad('name', 22)} {'done':>5} {'fuzzy':>5} {'todo':>5}  {'fits':<5} {'paper':<7} review"
     click.echo(click.style(header, bold=True))
     for row in rows:
         fits = {True: "yes", False: "NO", None: "-"}[row["fits"]]
         colour = "green" if not row["problems"] else "red"
         review = row["review"] if row["review"] != "reviewed" else f"reviewed ({row['reviewed_by']})"
-        line = (f"{row['code']:<8} {row['name']:<22} {row['translated']:>5} {row['fuzzy']:>5} "
+        line = (f"{row['code']:<8} {_pad(row['name'], 22)} {row['translated']:>5} {row['fuzzy']:>5} "
                 f"{row['untranslated']:>5}  {fits:<5} {row['paper']:<7} {review}")
         click.echo(click.style(line, fg=colour))
+
+
+def _pad(text, width):
+    """``text`` padded to ``width`` terminal columns (CJK characters take two)."""
+    import unicodedata
+
+    used = sum(2 if unicodedata.east_asian_width(c) in "WF" else 0 if unicodedata.combining(c) else 1
+               for c in text)
+    return text + " " * max(0, width - used)
 
 
 @main.command("mark-reviewed")

@@ -32,6 +32,7 @@ class Handout:
     name: str
     draft: bool
     reviewed_translation: bool
+    clinic: object = None
     label: object = field(repr=False, default=None)
 
 
@@ -61,7 +62,7 @@ def _plain(text):
 
 
 def build(source, refs, info, translations, *, draft=False, reviewed_translation=False,
-          paper, where=""):
+          paper, where="", clinic=None):
     """The Handout for locale ``info`` from the source and its translations."""
     translate = Translator(translations, draft, info.code == SOURCE_LOCALE)
     texts = {unit.context: translate(unit.context, unit.text) for unit in source.units}
@@ -99,7 +100,7 @@ def build(source, refs, info, translations, *, draft=False, reviewed_translation
         reviewed=format_date(source.reviewed, format="long", locale=info.locale),
         name=source.name, draft=draft,
         reviewed_translation=reviewed_translation or info.code == SOURCE_LOCALE,
-        label=label,
+        label=label, clinic=clinic,
     )
     handout.translator = translate
     return handout

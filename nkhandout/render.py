@@ -43,7 +43,7 @@ def jinja_env(templates_dir):
 def to_html(handout, env):
     """The handout's HTML; template errors name the template file and line."""
     try:
-        return env.get_template(TEMPLATE).render(h=handout, pgettext=handout.label)
+        return env.get_template(TEMPLATE).render(h=handout, pgettext=handout.label, ltr=_ltr)
     except jinja2.TemplateSyntaxError as error:
         raise HandoutError(f"template syntax error: {error.message}",
                            f"templates/{error.name}:{error.lineno}") from None
@@ -51,6 +51,13 @@ def to_html(handout, env):
         raise HandoutError(f"template {error.name} not found", "templates/") from None
     except jinja2.UndefinedError as error:
         raise HandoutError(f"template error: {error.message}", f"templates/{TEMPLATE}") from None
+
+
+def _ltr(text):
+    """``text`` kept left-to-right inside right-to-left pages (numbers, e-mail)."""
+    from markupsafe import Markup
+
+    return Markup('<span dir="ltr">%s</span>') % text
 
 
 def _inside(path, roots):
@@ -80,6 +87,8 @@ class Renderer:
         from urllib.parse import unquote, urlsplit
 
         parts = urlsplit(url)
+        if parts.scheme == "data":
+            return "data"
         if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
             return None
         path = Path(unquote(parts.path))
@@ -109,9 +118,11 @@ class Renderer:
                     if path is None:
                         renderer.refused.append(url)
                         raise ValueError(f"nkhandout refuses to fetch {url[:200]}")
+                    if path == "data":  # self-contained: logo and QR code, checked before
+                        return super().fetch(url, headers)
                     return URLFetcherResponse(url, body=path.read_bytes())
 
-            self._fetcher = ProjectFetcher(allowed_protocols=("file",), allow_redirects=False)
+            self._fetcher = ProjectFetcher(allowed_protocols=("file", "data"), allow_redirects=False)
         return self._fetcher
 
     def stylesheets(self, code, paper):
@@ -212,6 +223,17 @@ def overflow_mm(document):
                 bottom = max(bottom, box.position_y + box.margin_height())
         total += bottom - top
     return total / PT_PER_MM
+
+
+def spare_mm(document):
+    """Room left at the foot of the first page, in millimetres."""
+    root = document.pages[0]._page_box
+    bottom_limit = root.content_box_y() + root.height
+    bottom = root.content_box_y()
+    for box in _boxes(root):
+        if getattr(box, "element_tag", None) and box is not root and box.element_tag not in ("html", "body"):
+            bottom = max(bottom, box.position_y + box.margin_height())
+    return (bottom_limit - bottom) / PT_PER_MM
 
 
 def section_heights(document):

@@ -14,8 +14,18 @@ def text(path):
         document.close()
 
 
+def _glyphs(operands):
+    count = 0
+    for operand in operands:
+        if isinstance(operand, pikepdf.String):
+            count += len(bytes(operand)) // 2 or 1
+        elif isinstance(operand, pikepdf.Array):
+            count += _glyphs(list(operand))
+    return count
+
+
 def font_sizes_pt(path):
-    """{(font BaseFont, size in pt): number of text-showing operations}."""
+    """{(font BaseFont, size in pt): glyphs drawn at that size}."""
     sizes = {}
     with pikepdf.open(path) as pdf:
         page = pdf.pages[0]
@@ -35,7 +45,7 @@ def font_sizes_pt(path):
                 font, size = fonts.get(str(operands[0]), str(operands[0])), float(operands[1])
             elif op in ("Tj", "TJ", "'", '"') and font:
                 key = (font, round(size * scale[0], 2))
-                sizes[key] = sizes.get(key, 0) + 1
+                sizes[key] = sizes.get(key, 0) + _glyphs(list(operands))
     return sizes
 
 
@@ -76,5 +86,35 @@ def render_png(path, target, scale=1.0):
         image = document[0].render(scale=scale).to_pil()
         image.save(target)
         return image
+    finally:
+        document.close()
+
+
+def _page_scale(path):
+    """The scale WeasyPrint's page matrix applies to text (0.75: px to pt)."""
+    with pikepdf.open(path) as pdf:
+        scale = 1.0
+        for operands, operator in pikepdf.parse_content_stream(pdf.pages[0]):
+            if str(operator) == "cm":
+                scale *= abs(float(operands[0]))
+            elif str(operator) in ("BT", "Tf"):
+                break
+        return scale
+
+
+def char_sizes(path):
+    """(text, [size in pt of each character]) of the page."""
+    import pypdfium2.raw as raw
+
+    scale = _page_scale(path)
+    document = pdfium.PdfDocument(str(path))
+    try:
+        textpage = document[0].get_textpage()
+        count = textpage.count_chars()
+        chars, sizes = [], []
+        for index in range(count):
+            chars.append(chr(raw.FPDFText_GetUnicode(textpage, index)))
+            sizes.append(raw.FPDFText_GetFontSize(textpage, index) * scale)
+        return "".join(chars), sizes
     finally:
         document.close()
