@@ -55,7 +55,7 @@ def _raw_header(path, name):
     return headers.get(name)
 
 
-def check_locale(inputs, renderer, code, paper="auto", layout=True):
+def check_locale(inputs, renderer, code, paper="auto", layout=True, clinic=None):
     """Everything wrong with ``code``; fills a Report."""
     project = inputs.project
     report = Report(code, [])
@@ -69,7 +69,7 @@ def check_locale(inputs, renderer, code, paper="auto", layout=True):
     report.stats = state.stats
     report.review = state.review
     info = locales.info(code)
-    report.paper = info.paper if paper == "auto" else paper
+    report.paper = builder.choose_paper(paper, clinic, info)
     if path is not None:
         language = state.loaded.raw_language
         if not language or locales.canonical(language) != code:
@@ -106,7 +106,7 @@ def check_locale(inputs, renderer, code, paper="auto", layout=True):
         shown = " ".join(f"{c} (U+{ord(c):04X})" for c in missing[:8])
         report.problems.append(Problem(where, f"the fonts for {code} cannot draw: {shown}"))
     if layout and not report.problems:
-        report.fits, report.overflow_mm, longest = fit(inputs, renderer, code, report.paper)
+        report.fits, report.overflow_mm, longest = fit(inputs, renderer, code, report.paper, clinic)
         if not report.fits:
             report.problems.append(Problem(
                 where, f"does not fit one {report.paper} page: it overflows by about "
@@ -114,22 +114,22 @@ def check_locale(inputs, renderer, code, paper="auto", layout=True):
     return report
 
 
-def fit(inputs, renderer, code, paper):
+def fit(inputs, renderer, code, paper, clinic=None):
     """(fits, overflow in mm, (longest section, mm)) for ``code`` on ``paper``."""
-    value, _state = builder.prepare(inputs, code, draft=False, paper=paper)
+    value, _state = builder.prepare(inputs, code, draft=False, paper=paper, clinic=clinic)
     html = render.to_html(value, renderer.env)
     document = renderer.layout(value, html)
     heights = render.section_heights(document)
     longest = heights[0] if heights else ("", 0.0)
     if len(document.pages) == 1:
-        return True, 0.0, longest
+        return True, -render.spare_mm(document), longest
     return False, render.overflow_mm(document), longest
 
 
-def run(project, codes, paper="auto", layout=True):
+def run(project, codes, paper="auto", layout=True, clinic=None):
     """Reports for ``codes``."""
     inputs = builder.load_inputs(project)
     renderer = render.Renderer(project, inputs.manifest)
-    return [check_locale(inputs, renderer, code, paper, layout) for code in codes]
+    return [check_locale(inputs, renderer, code, paper, layout, clinic) for code in codes]
 
 

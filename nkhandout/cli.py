@@ -15,6 +15,8 @@ Examples:
   nkhandout build --all
   nkhandout build --lang es --paper a4 --out /tmp/print
   nkhandout build --lang ko --draft
+  nkhandout build --lang es --clinic riverside.toml
+  nkhandout build --all --clinic clinics/        # every clinic x every locale
 """
 
 
@@ -65,8 +67,11 @@ def main(ctx, root):
               help="Build incomplete translations, English filling the gaps, marked DRAFT.")
 @click.option("--require-reviewed", is_flag=True,
               help="Refuse translations no qualified medical translator has reviewed.")
+@click.option("--clinic", "clinic_paths", multiple=True, type=click.Path(), metavar="PROFILE",
+              help="Clinic profile (TOML) or a folder of them (repeatable); "
+                   "handouts go to OUT/<profile name>/.")
 @click.pass_obj
-def build(project, langs, all_, paper, out, draft, require_reviewed):
+def build(project, langs, all_, paper, out, draft, require_reviewed, clinic_paths):
     """Build handout PDFs, one page each."""
     from . import build as builder
 
@@ -76,8 +81,41 @@ def build(project, langs, all_, paper, out, draft, require_reviewed):
         codes = builder.complete_locales(project)
     else:
         codes = list(dict.fromkeys(builder.resolve_codes(project, langs)))
-    builder.build(project, codes, out_dir=out, draft=draft, paper=paper,
-                  require_reviewed=require_reviewed, log=lambda line: click.echo(line))
+    clinics = _load_clinics(clinic_paths)
+    tty = sys.stderr.isatty()
+
+    def progress(index, total, clinic, code):
+        if tty and total > 1:
+            who = f"{clinic.slug} " if clinic else ""
+            click.echo(f"\r[{index}/{total}] {who}{code}".ljust(60), err=True, nl=False)
+
+    try:
+        builder.build(project, codes, out_dir=out, draft=draft, paper=paper,
+                      require_reviewed=require_reviewed, clinics=clinics,
+                      log=None if tty else click.echo, progress=progress)
+    except builder.BuildFailed as failed:
+        if tty:
+            click.echo("", err=True)
+        if len(failed.failures) > 1:
+            for failure in failed.failures:
+                click.echo(f"nkhandout: {failure}", err=True)
+        raise
+    if tty:
+        click.echo("", err=True)
+    total = len(builder.jobs(codes, clinics))
+    click.echo(f"built {total} handout(s) in {out or project.relative(project.handouts_dir)}")
+
+
+def _load_clinics(paths):
+    """Clinic profiles from files and folders, or None."""
+    if not paths:
+        return None
+    from . import clinic as clinic_lib
+
+    files = clinic_lib.load_many(paths)
+    if not files:
+        raise UsageError("no clinic profiles (*.toml) found in " + ", ".join(paths))
+    return [clinic_lib.load(path) for path in files]
 
 
 @main.command()
@@ -144,8 +182,10 @@ def update(project):
 @click.option("--lang", "langs", multiple=True, metavar="CODE", help="Locale to check (repeatable; default: all).")
 @click.option("--paper", type=click.Choice(["auto", "letter", "a4"]), default="auto", show_default=True,
               help="Paper to test the one-page fit on.")
+@click.option("--clinic", "clinic_path", type=click.Path(dir_okay=False), metavar="PROFILE",
+              help="Test the fit with this clinic's box on the page.")
 @click.pass_obj
-def check(project, langs, paper):
+def check(project, langs, paper, clinic_path):
     """Check catalogs: syntax, completeness, markers, fonts, one-page fit.
 
     Prints one line per problem (file:line: what is wrong) and exits 1 if
@@ -156,12 +196,14 @@ def check(project, langs, paper):
       nkhandout check
       nkhandout check --lang fr --lang pt-BR
       nkhandout check --lang de --paper letter
+      nkhandout check --clinic examples/clinics/riverside.toml
     """
     from . import build as builder, check as checker
 
     codes = builder.resolve_codes(project, langs) if langs else builder.available(project)
     failed = 0
-    for report in checker.run(project, codes, paper=paper):
+    clinics = _load_clinics([clinic_path] if clinic_path else [])
+    for report in checker.run(project, codes, paper=paper, clinic=clinics[0] if clinics else None):
         for problem in report.problems:
             click.echo(str(problem), err=True)
         review = report.review or {}
@@ -170,7 +212,8 @@ def check(project, langs, paper):
             failed += 1
             click.echo(f"{report.code}: {len(report.problems)} problem(s); {status}")
         else:
-            click.echo(f"{report.code}: ok, fits one {report.paper} page; {status}")
+            click.echo(f"{report.code}: ok, fits one {report.paper} page "
+                       f"({-report.overflow_mm:.0f} mm to spare); {status}")
     if failed:
         raise HandoutError(f"{failed} locale(s) failed the check")
 

@@ -53,10 +53,12 @@ def to_html(handout, env):
         raise HandoutError(f"template error: {error.message}", f"templates/{TEMPLATE}") from None
 
 
-def _ltr(text):
+def _ltr(text, css_class=""):
     """``text`` kept left-to-right inside right-to-left pages (numbers, e-mail)."""
     from markupsafe import Markup
 
+    if css_class:
+        return Markup('<span dir="ltr" class="%s">%s</span>') % (css_class, text)
     return Markup('<span dir="ltr">%s</span>') % text
 
 
