@@ -186,58 +186,6 @@ class Failure:
         return f"{who}{self.code}: {self.error}"
 
 
-class BuildFailed(HandoutError):
-    """Some handouts of a batch failed; the others were written."""
-
-    def __init__(self, failures, written):
-        self.failures = failures
-        self.written = written
-        if len(failures) == 1:
-            super().__init__(str(failures[0].error))
-        else:
-            super().__init__(f"{len(failures)} of {len(failures) + len(written)} handouts failed")
-
-
-def jobs(codes, clinics):
-    """Every (clinic or None, locale) pair of a build, in order."""
-    return [(clinic, code) for clinic in (clinics or [None]) for code in codes]
-
-
-def build(project, codes, *, out_dir=None, draft=False, paper="auto", require_reviewed=False,
-          clinics=None, log=None, progress=None):
-    """Build each locale (for each clinic); return the written paths.
-
-    A failing handout does not stop the others; at the end a BuildFailed
-    lists every failure.
-    """
-    inputs = load_inputs(project)
-    out = ensure_out_dir(out_dir or project.handouts_dir)
-    renderer = render.Renderer(project, inputs.manifest)
-    written, failures = [], []
-    todo = jobs(codes, clinics)
-    for index, (clinic, code) in enumerate(todo, 1):
-        if progress:
-            progress(index, len(todo), clinic, code)
-        try:
-            folder = ensure_out_dir(out / clinic.slug) if clinic else out
-            value, _state = prepare(inputs, code, draft=draft, paper=paper,
-                                    require_reviewed=require_reviewed, clinic=clinic)
-            document, html = render_one(renderer, value)
-            target = output_path(folder, inputs, code)
-            try:
-                render.write_atomic(target, renderer.pdf_bytes(value, document, html))
-            except OSError as error:
-                raise HandoutError(f"cannot write the PDF: {error.strerror}", str(target)) from None
-            written.append(target)
-            if log:
-                log(f"wrote {target}")
-        except HandoutError as error:
-            failures.append(Failure(code, clinic.slug if clinic else "", error))
-    if failures:
-        raise BuildFailed(failures, written)
-    return written
-
-
 def complete_locales(project, inputs=None):
     """Locales whose catalog is complete and valid."""
     inputs = inputs or load_inputs(project)

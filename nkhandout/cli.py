@@ -61,7 +61,7 @@ def main(ctx, root):
               help="Locale to build (repeatable): es, pt_BR, pt-BR, zh-Hans...")
 @click.option("--all", "all_", is_flag=True, help="Build every locale that is complete.")
 @click.option("--paper", type=click.Choice(["auto", "letter", "a4"]), default="auto",
-              show_default=True, help="auto picks from the locale's territory (CLDR).")
+              show_default=True, help="auto: the clinic's country, else the locale's territory (CLDR).")
 @click.option("--out", type=click.Path(file_okay=False), help="Output folder (default: handouts/).")
 @click.option("--draft", is_flag=True,
               help="Build incomplete translations, English filling the gaps, marked DRAFT.")
@@ -70,52 +70,55 @@ def main(ctx, root):
 @click.option("--clinic", "clinic_paths", multiple=True, type=click.Path(), metavar="PROFILE",
               help="Clinic profile (TOML) or a folder of them (repeatable); "
                    "handouts go to OUT/<profile name>/.")
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), metavar="N",
+              help="Processes to build with (default: one per core).")
+@click.option("--force", is_flag=True, help="Rebuild even handouts whose inputs did not change.")
 @click.pass_obj
-def build(project, langs, all_, paper, out, draft, require_reviewed, clinic_paths):
-    """Build handout PDFs, one page each."""
-    from . import build as builder
+def build(project, langs, all_, paper, out, draft, require_reviewed, clinic_paths, jobs, force):
+    """Build handout PDFs, one page each.
+
+    Handouts whose inputs (content, catalog, templates, fonts, clinic profile,
+    options, software versions) did not change since the last build are
+    skipped; --force rebuilds them.
+    """
+    from . import batch
 
     if not langs and not all_:
         raise UsageError("say which locales to build", hint="--lang CODE or --all")
-    if all_:
-        codes = builder.complete_locales(project)
-    else:
-        codes = list(dict.fromkeys(builder.resolve_codes(project, langs)))
-    clinics = _load_clinics(clinic_paths)
+    from .incremental import candidate_codes
+
+    codes = candidate_codes(project) if all_ else batch.resolve(project, langs)
     tty = sys.stderr.isatty()
 
-    def progress(index, total, clinic, code):
+    def progress(index, total):
         if tty and total > 1:
-            who = f"{clinic.slug} " if clinic else ""
-            click.echo(f"\r[{index}/{total}] {who}{code}".ljust(60), err=True, nl=False)
+            click.echo(f"\r[{index}/{total}] built".ljust(30), err=True, nl=False)
 
-    try:
-        builder.build(project, codes, out_dir=out, draft=draft, paper=paper,
-                      require_reviewed=require_reviewed, clinics=clinics,
-                      log=None if tty else click.echo, progress=progress)
-    except builder.BuildFailed as failed:
-        if tty:
-            click.echo("", err=True)
-        if len(failed.failures) > 1:
-            for failure in failed.failures:
-                click.echo(f"nkhandout: {failure}", err=True)
-        raise
-    if tty:
+    result = batch.run(project, codes, out_dir=out, draft=draft, paper=paper,
+                       require_reviewed=require_reviewed, clinic_paths=clinic_paths,
+                       only_complete=all_, force=force, jobs=jobs,
+                       log=None if tty else click.echo, progress=progress)
+    if tty and (result.written or result.failures):
         click.echo("", err=True)
-    total = len(builder.jobs(codes, clinics))
-    click.echo(f"built {total} handout(s) in {out or project.relative(project.handouts_dir)}")
+    for failure in result.failures:
+        click.echo(f"nkhandout: {failure}", err=True)
+    where = out or project.relative(project.handouts_dir)
+    if result.written or result.skipped or not result.failures:
+        click.echo(f"built {len(result.written)}, up to date {len(result.skipped)} in {where}")
+    if result.failures:
+        total = len(result.failures) + len(result.written) + len(result.skipped)
+        if len(result.failures) > 1:
+            click.echo(f"nkhandout: {len(result.failures)} of {total} handouts failed", err=True)
+        sys.exit(max(f.error.exit_code for f in result.failures))
 
 
 def _load_clinics(paths):
     """Clinic profiles from files and folders, or None."""
     if not paths:
         return None
-    from . import clinic as clinic_lib
+    from . import batch, clinic as clinic_lib
 
-    files = clinic_lib.load_many(paths)
-    if not files:
-        raise UsageError("no clinic profiles (*.toml) found in " + ", ".join(paths))
-    return [clinic_lib.load(path) for path in files]
+    return [clinic_lib.load(path) for path in batch.clinic_files(paths)]
 
 
 @main.command()

@@ -84,6 +84,12 @@ def _inline(text, numbers, values, locale, rtl, keep_words=False):
     return Markup("").join(out)
 
 
+def isolate(text, rtl):
+    """Plain ``text`` (a clinic's name or address) escaped, with Latin runs kept
+    left-to-right on right-to-left pages."""
+    return _plain(text, rtl)
+
+
 def render(text, *, numbers, values, locale, rtl=False, keep_words=False):
     """``text`` as Markup: escaped, with bold, numbers and citations applied.
 

@@ -42,12 +42,13 @@ def cli(project):
 @pytest.fixture(scope="session")
 def built(tmp_path_factory):
     """Every shipped locale built once from the real project: {code: Path}."""
-    from nkhandout import build
+    from nkhandout import batch
 
     out = tmp_path_factory.mktemp("handouts")
     project = Project.at(ROOT, fonts_dir=FONTS)
-    paths = build.build(project, SHIPPED, out_dir=out)
-    return {path.name.split(".")[-2]: path for path in paths}
+    result = batch.run(project, SHIPPED, out_dir=out)
+    assert not result.failures, [str(f) for f in result.failures]
+    return {path.name.split(".")[-2]: path for path in result.written}
 
 
 @pytest.fixture
@@ -57,5 +58,8 @@ def out(tmp_path):
 
 
 def files_in(folder):
-    """Names in ``folder``, [] when it does not exist."""
-    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+    """Names in ``folder`` (hidden temporary files too, but not the build
+    stamps in .nkhandout/), [] when it does not exist."""
+    if not folder.exists():
+        return []
+    return sorted(p.name for p in folder.iterdir() if p.name != ".nkhandout")

@@ -118,3 +118,27 @@ def char_sizes(path):
         return "".join(chars), sizes
     finally:
         document.close()
+
+
+def structure(path):
+    """The tagged structure: (tags in document order, [(tag, Alt)], {tag: /Lang})."""
+    tags, alts = [], []
+    with pikepdf.open(path) as pdf:
+        root = pdf.Root.get("/StructTreeRoot")
+        if root is None:
+            return tags, alts
+
+        def walk(node):
+            if isinstance(node, pikepdf.Array):
+                for child in node:
+                    walk(child)
+            elif isinstance(node, pikepdf.Dictionary):
+                if "/S" in node:
+                    tags.append(str(node.S)[1:])
+                    if "/Alt" in node:
+                        alts.append((str(node.S)[1:], str(node.Alt)))
+                if "/K" in node:
+                    walk(node.K)
+
+        walk(root.get("/K"))
+    return tags, alts

@@ -106,4 +106,5 @@ def test_overflow_writes_nothing_and_says_by_how_much(cli, project, out):
 def test_atomic_write_leaves_no_temporary_files(cli, out):
     assert cli("build", "--lang", "en", "--out", str(out)).exit_code == 0
     assert files_in(out) == ["nk-cells-recurrent-miscarriage.en.pdf"]
+    assert files_in(out / ".nkhandout") == ["nk-cells-recurrent-miscarriage.en.pdf.json"]
     assert oct(os.stat(out / "nk-cells-recurrent-miscarriage.en.pdf").st_mode)[-3:] == "644"

@@ -1,0 +1,134 @@
+"""Skip handouts whose inputs have not changed since they were built.
+
+Standard library only: deciding that nothing needs building must not import
+Babel, Jinja or WeasyPrint. Each PDF has a stamp beside it, in
+OUT/.nkhandout/<pdf name>.json, holding the hash of every input that shapes
+it and the hash of the PDF itself.
+"""
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+import tomllib
+from importlib import metadata
+from pathlib import Path
+
+STAMP_DIR = ".nkhandout"
+PACKAGES = ("nkhandout", "weasyprint", "pydyf", "babel", "jinja2", "fonttools", "segno", "tinycss2", "cssselect2")
+_PO_NAME = re.compile(r"^[A-Za-z]{2,3}(?:_[A-Za-z0-9]{2,8}){0,3}$")
+
+
+def _file_digest(digest, path):
+    path = Path(path)
+    digest.update(str(path.name).encode())
+    try:
+        digest.update(path.read_bytes())
+    except OSError:
+        digest.update(b"<missing>")
+
+
+def shared_hash(root, fonts_dir):
+    """Hash of what every handout of the project depends on."""
+    digest = hashlib.sha256(b"nkhandout-inputs-1")
+    package = Path(__file__).resolve().parent
+    for path in sorted(package.glob("*.py")):
+        _file_digest(digest, path)
+    for name in PACKAGES:
+        try:
+            digest.update(f"{name}={metadata.version(name)}".encode())
+        except metadata.PackageNotFoundError:
+            digest.update(f"{name}=none".encode())
+    root = Path(root)
+    for path in (root / "content" / "handout.toml", root / "content" / "references.json"):
+        _file_digest(digest, path)
+    templates = root / "templates"
+    for path in sorted(p for p in templates.iterdir() if p.is_file()):
+        _file_digest(digest, path)
+    for path in sorted(Path(fonts_dir).glob("*")):
+        if path.is_file():
+            stat = path.stat()
+            digest.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()
+
+
+def candidate_codes(project):
+    """Locale codes that have a catalog, plus English (no Babel needed)."""
+    codes = {"en"}
+    if project.locales_dir.is_dir():
+        codes |= {p.stem for p in project.locales_dir.glob("*.po") if _PO_NAME.match(p.stem)}
+    return sorted(codes)
+
+
+def input_hash(project, code, clinic_path=None, options=(), shared=None):
+    """The hash of every input that shapes the handout for ``code``.
+
+    ``shared`` is shared_hash() of the project, computed once per build."""
+    shared = shared or shared_hash(project.root, project.fonts_dir)
+    digest = hashlib.sha256(shared.encode())
+    digest.update(code.encode())
+    if code != "en":
+        _file_digest(digest, project.catalog_file(code))
+    if clinic_path is not None:
+        clinic_path = Path(clinic_path)
+        _file_digest(digest, clinic_path)
+        try:
+            logo = tomllib.loads(clinic_path.read_text("utf-8-sig")).get("logo")
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            logo = None
+        if isinstance(logo, str):
+            _file_digest(digest, clinic_path.parent / logo)
+    digest.update(repr(sorted(options)).encode())
+    return digest.hexdigest()
+
+
+def _stamp_path(pdf):
+    pdf = Path(pdf)
+    return pdf.parent / STAMP_DIR / f"{pdf.name}.json"
+
+
+def _sha(path):
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def up_to_date(pdf, key):
+    """True when ``pdf`` exists, is what was built, and was built from ``key``."""
+    try:
+        stamp = json.loads(_stamp_path(pdf).read_text("utf-8"))
+    except (OSError, ValueError):
+        return False
+    return stamp.get("inputs") == key and stamp.get("pdf") == _sha(pdf)
+
+
+def record(pdf, key):
+    """Remember that ``pdf`` was built from ``key`` (written atomically)."""
+    path = _stamp_path(pdf)
+    path.parent.mkdir(exist_ok=True)
+    data = json.dumps({"inputs": key, "pdf": _sha(pdf)}).encode()
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(temp, path)
+    except BaseException:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise
+
+
+def skipped_incomplete(out_dir, code, key):
+    """True when ``code`` was found incomplete with these very inputs."""
+    try:
+        return (Path(out_dir) / STAMP_DIR / f"incomplete.{code}").read_text("utf-8") == key
+    except OSError:
+        return False
+
+
+def record_incomplete(out_dir, code, key):
+    folder = Path(out_dir) / STAMP_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"incomplete.{code}").write_text(key, "utf-8")
