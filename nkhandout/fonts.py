@@ -20,6 +20,39 @@ LICENCES = {
 }
 
 
+# Character sets a large font can be cut down to at setup (see fonts.toml).
+# Small glyph numbers keep every embedded subset small: WeasyPrint keeps glyph
+# ids, so a font with 65,000 glyphs costs each PDF ~150 KB of empty slots.
+CHARSETS = {
+    "latin": [(0x20, 0x7E), (0xA0, 0x17F), (0x2010, 0x2027), (0x2030, 0x205E), (0x20A0, 0x20BF),
+              (0x2100, 0x215F), (0x2190, 0x21FF), (0x2460, 0x24FF), (0x25A0, 0x25FF)],
+    "cjk-punctuation": [(0x3000, 0x303F), (0x30FB, 0x30FB), (0xFF00, 0xFFEF)],
+    "hangul": [(0x1100, 0x11FF), (0x3130, 0x318F), (0xAC00, 0xD7A3)],
+    "gb2312": "gb2312",  # the 6,763 hanzi of GB 2312 (and its symbols)
+}
+
+
+UNUSED_FEATURES = {"locl", "vert", "vrt2", "vkrn", "vpal", "vhal", "valt", "vjmo"}
+
+
+def charset(names):
+    """The code points of the named CHARSETS."""
+    points = set()
+    for name in names:
+        spec = CHARSETS[name]
+        if isinstance(spec, str):
+            for code in range(0x2E80, 0xA000):
+                try:
+                    chr(code).encode(spec)
+                except UnicodeEncodeError:
+                    continue
+                points.add(code)
+        else:
+            for first, last in spec:
+                points.update(range(first, last + 1))
+    return sorted(points)
+
+
 @dataclass(frozen=True)
 class Font:
     family: str
@@ -29,6 +62,7 @@ class Font:
     source: str
     face: str | None
     sha256: str | None
+    subset: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -54,7 +88,7 @@ def load_manifest(templates_dir):
         raise HandoutError(f"cannot read the font manifest: {error}", str(path)) from None
     fonts = tuple(
         Font(f["family"], int(f["weight"]), f["file"], f["package"], f["source"],
-             f.get("face"), f.get("sha256"))
+             f.get("face"), f.get("sha256"), tuple(f.get("subset", ())))
         for f in data.get("font", [])
     )
     return Manifest(fonts, data.get("stacks", {"default": []}))
@@ -67,18 +101,37 @@ def _extract(font, target):
         raise HandoutError(
             f"font {font.file} needs {source}, from Debian's {font.package}",
             hint="run `make setup`, or apt-get install " + font.package)
-    if not font.face:
+    if not font.face and not font.subset:
         shutil.copyfile(source, target)
         return
-    from fontTools.ttLib import TTCollection
+    from fontTools.ttLib import TTCollection, TTFont
 
-    collection = TTCollection(str(source), lazy=True)
-    for face in collection.fonts:
-        if face["name"].getDebugName(4) == font.face:
-            face.recalcTimestamp = False
-            face.save(str(target), reorderTables=True)
-            return
-    raise HandoutError(f"no face {font.face!r} in {source}")
+    if font.face:
+        faces = [f for f in TTCollection(str(source), lazy=False).fonts
+                 if f["name"].getDebugName(4) == font.face]
+        if not faces:
+            raise HandoutError(f"no face {font.face!r} in {source}")
+        face = faces[0]
+    else:
+        face = TTFont(str(source))
+    face.recalcTimestamp = False
+    if font.subset:
+        from fontTools import subset
+
+        options = subset.Options()
+        options.retain_gids = False
+        # The usual features, less vertical forms and other locales' glyphs
+        # (locl), which would pull thousands of glyphs this face never draws.
+        options.layout_features = [f for f in options.layout_features if f not in UNUSED_FEATURES]
+        options.name_IDs = ["*"]
+        options.notdef_outline = True
+        options.hinting = True
+        options.desubroutinize = False
+        options.drop_tables += ["vmtx", "vhea", "VORG"]
+        subsetter = subset.Subsetter(options)
+        subsetter.populate(unicodes=charset(font.subset))
+        subsetter.subset(face)
+    face.save(str(target), reorderTables=True)
 
 
 def sha256(path):
