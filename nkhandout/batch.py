@@ -90,6 +90,7 @@ def run(project, codes, *, out_dir=None, draft=False, paper="auto", require_revi
     clinics = clinic_files(clinic_paths)
     options = (("draft", draft), ("paper", paper), ("require_reviewed", require_reviewed))
     todo, result = [], Result()
+    _remove_stale(out)
     for job in plan(project, codes, out, clinics, options):
         if not force and incremental.up_to_date(job.target, job.key):
             result.skipped.append(job.target)
@@ -101,6 +102,14 @@ def run(project, codes, *, out_dir=None, draft=False, paper="auto", require_revi
         _build(project, todo, result, out, dict(draft=draft, paper=paper, require_reviewed=require_reviewed),
                only_complete, jobs, log, progress)
     return result
+
+
+def _remove_stale(out):
+    """Temporary files left by an interrupted build go; live ones stay."""
+    from .render import remove_stale  # light: no renderer is imported
+
+    for folder in [out, out / incremental.STAMP_DIR, *(p for p in out.iterdir() if p.is_dir())]:
+        remove_stale(folder)
 
 
 def _ensure_dir(path):
@@ -129,26 +138,71 @@ def _init(project, options):
 
 def _one(job_and_clinic):
     """Build one handout; returns ("ok", path) or ("fail", Failure)."""
-    from . import build as builder, render
+    from . import build as builder
 
     job, clinic = job_and_clinic
     inputs, renderer, options = _STATE["inputs"], _STATE["renderer"], _STATE["options"]
     try:
-        if isinstance(clinic, HandoutError):
-            raise clinic
-        if job.target.parent != Path(options["out"]):
-            _ensure_dir(job.target.parent)
-        value, _state = builder.prepare(inputs, job.code, draft=options["draft"], paper=options["paper"],
-                                        require_reviewed=options["require_reviewed"], clinic=clinic)
-        document, html = builder.render_one(renderer, value)
-        try:
-            render.write_atomic(job.target, renderer.pdf_bytes(value, document, html))
-            incremental.record(job.target, job.key)
-        except OSError as error:
-            raise HandoutError(f"cannot write the PDF: {error.strerror}", str(job.target)) from None
-        return ("ok", job.target)
+        with _time_limit(job.code):
+            return _one_handout(job, clinic, inputs, renderer, options)
     except HandoutError as error:
         return ("fail", builder.Failure(job.code, clinic_slug(job.clinic_path) if job.clinic_path else "", error))
+
+
+def _one_handout(job, clinic, inputs, renderer, options):
+    from . import build as builder, render
+
+    if isinstance(clinic, HandoutError):
+        raise clinic
+    if job.target.parent != Path(options["out"]):
+        _ensure_dir(job.target.parent)
+    value, _state = builder.prepare(inputs, job.code, draft=options["draft"], paper=options["paper"],
+                                    require_reviewed=options["require_reviewed"], clinic=clinic)
+    document, html = builder.render_one(renderer, value)
+    try:
+        render.write_atomic(job.target, renderer.pdf_bytes(value, document, html))
+        incremental.record(job.target, job.key)
+    except OSError as error:
+        raise HandoutError(f"cannot write the PDF: {error.strerror}", str(job.target)) from None
+    return ("ok", job.target)
+
+
+class _TimedOut(Exception):
+    pass
+
+
+class _time_limit:
+    """Stop one handout that renders for longer than NKHANDOUT_TIMEOUT seconds."""
+
+    def __init__(self, code):
+        self.code = code
+        self.seconds = float(os.environ.get("NKHANDOUT_TIMEOUT", "120"))
+        self.armed = False
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        if self.seconds > 0 and threading.current_thread() is threading.main_thread():
+            def expire(_signum, _frame):
+                raise _TimedOut()
+
+            self.previous = signal.signal(signal.SIGALRM, expire)
+            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+            self.armed = True
+        return self
+
+    def __exit__(self, kind, value, traceback):
+        import signal
+
+        if self.armed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.previous)
+        if kind is _TimedOut:
+            raise HandoutError(f"rendering took longer than {self.seconds:g} s and was stopped",
+                               f"locale {self.code}", "check the catalog for very long text; "
+                               "NKHANDOUT_TIMEOUT sets the limit") from None
+        return False
 
 
 def _build(project, todo, result, out, options, only_complete, jobs, log, progress):

@@ -22,8 +22,8 @@ class Inputs:
 
 def load_inputs(project):
     rel = project.relative
-    source = content.load(project.source_file, rel(project.source_file))
-    refs = references.load(project.references_file, rel(project.references_file))
+    source = content.load(project.source_file, rel(project.source_file), inside=project.content_dir)
+    refs = references.load(project.references_file, rel(project.references_file), inside=project.content_dir)
     references.number([u.text for u in source.units], refs, rel(project.source_file))
     pot = catalog.template(source, project.templates_dir, rel)
     manifest = fonts.load_manifest(project.templates_dir)
@@ -88,7 +88,7 @@ def locale_state(inputs, code):
         return LocaleState(code, None, None, catalog.Stats(total, 0, 0), {}, [])
     path = project.catalog_file(code)
     where = project.relative(path)
-    loaded = catalog.load(path, where, locale=code)
+    loaded = catalog.load(path, where, locale=code, inside=project.content_dir)
     stats = catalog.stats(loaded.catalog, inputs.pot)
     translations = catalog.translations(loaded.catalog)
     problems = []

@@ -75,15 +75,14 @@ def _raw_headers(text):
     return fields
 
 
-def load(path, where=None, locale=None):
+def load(path, where=None, locale=None, inside=None):
     """Read the PO file at ``path``; a syntax error names file and line."""
+    from .project import read_limited
+
     where = where or str(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise HandoutError(f"cannot read catalog: {error.strerror}", where) from None
-    if len(raw) > MAX_CATALOG_BYTES:
-        raise HandoutError(f"file is {len(raw)} bytes; the limit is {MAX_CATALOG_BYTES}", where)
+    raw = read_limited(path, MAX_CATALOG_BYTES, where, inside)
+    if not raw.strip():
+        raise HandoutError("file is empty", where, "start from `nkhandout init-locale`")
     if raw.startswith(b"\xef\xbb\xbf"):
         raise HandoutError("file starts with a byte order mark (BOM)", f"{where}:1",
                            "save it as UTF-8 without BOM")

@@ -61,22 +61,23 @@ def _line_of(lines, text):
     return 0
 
 
-def load(path, where=None):
+def load(path, where=None, inside=None):
     """Parse and validate the English source file at ``path``."""
+    from .project import read_limited
+
     where = where or str(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise HandoutError(f"cannot read the English source: {error.strerror}", where) from None
-    if len(raw) > MAX_SOURCE_BYTES:
-        raise HandoutError(f"file is {len(raw)} bytes; the limit is {MAX_SOURCE_BYTES}", where)
+    raw = read_limited(path, MAX_SOURCE_BYTES, where, inside)
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raise HandoutError("file starts with a byte order mark (BOM)", f"{where}:1", "save it as UTF-8 without BOM")
     try:
         text = raw.decode("utf-8")
         data = tomllib.loads(text)
     except UnicodeDecodeError as error:
         raise HandoutError(f"not UTF-8 (byte {error.start})", where, "save the file as UTF-8") from None
     except tomllib.TOMLDecodeError as error:
-        raise HandoutError(f"TOML syntax error: {error}", where) from None
+        line = re.search(r"line (\d+)", str(error))
+        raise HandoutError(f"TOML syntax error: {str(error).split(' (at')[0]}",
+                           f"{where}:{line.group(1) if line else 1}") from None
     return _build(data, text.splitlines(), where, path)
 
 

@@ -3,6 +3,7 @@ and check that they can draw a locale's text."""
 
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 import tomllib
@@ -86,11 +87,22 @@ def load_manifest(templates_dir):
         data = tomllib.loads(path.read_text("utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise HandoutError(f"cannot read the font manifest: {error}", str(path)) from None
-    fonts = tuple(
-        Font(f["family"], int(f["weight"]), f["file"], f["package"], f["source"],
-             f.get("face"), f.get("sha256"), tuple(f.get("subset", ())))
-        for f in data.get("font", [])
-    )
+    try:
+        fonts = tuple(
+            Font(f["family"], int(f["weight"]), f["file"], f["package"], f["source"],
+                 f.get("face"), f.get("sha256"), tuple(f.get("subset", ())))
+            for f in data.get("font", [])
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise HandoutError(f"each [[font]] needs family, weight, file, package and source ({error})",
+                           str(path)) from None
+    for font in fonts:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*\.(?:ttf|otf)", font.file):
+            raise HandoutError(f"font file {font.file!r} must be a plain .ttf or .otf file name",
+                               str(path), "fonts live in templates/fonts/ only")
+        if not re.fullmatch(r"[A-Za-z0-9 ]+", font.family):
+            raise HandoutError(f"font family {font.family!r} may hold only letters, digits and spaces",
+                               str(path))
     return Manifest(fonts, data.get("stacks", {"default": []}))
 
 

@@ -8,9 +8,7 @@ it and the hash of the PDF itself.
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 import tomllib
 from importlib import metadata
 from pathlib import Path
@@ -106,18 +104,11 @@ def up_to_date(pdf, key):
 
 def record(pdf, key):
     """Remember that ``pdf`` was built from ``key`` (written atomically)."""
+    from .render import write_atomic
+
     path = _stamp_path(pdf)
     path.parent.mkdir(exist_ok=True)
-    data = json.dumps({"inputs": key, "pdf": _sha(pdf)}).encode()
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.unlink(temp)
-        raise
+    write_atomic(path, json.dumps({"inputs": key, "pdf": _sha(pdf)}).encode())
 
 
 def skipped_incomplete(out_dir, code, key):

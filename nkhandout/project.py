@@ -1,8 +1,11 @@
 """Where a project's content, templates, fonts and handouts live."""
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
+
+from .errors import HandoutError
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,3 +61,40 @@ class Project:
             return str(Path(path).resolve().relative_to(self.root))
         except ValueError:
             return str(path)
+
+
+def read_limited(path, limit, where, inside=None):
+    """The bytes of ``path``, refusing what a content file must never be.
+
+    A link that leads outside ``inside``, anything but a regular file (a
+    device such as /dev/urandom, a pipe, a folder), or more than ``limit``
+    bytes: each is one clear error, before more than ``limit`` bytes are read.
+    """
+    path = Path(path)
+    try:
+        resolved = path.resolve(strict=True)
+    except FileNotFoundError:
+        raise HandoutError("file not found", where) from None
+    except (OSError, RuntimeError) as error:
+        raise HandoutError(f"cannot read: {getattr(error, 'strerror', None) or error}", where) from None
+    if inside is not None:
+        root = Path(inside).resolve()
+        if resolved != root and root not in resolved.parents:
+            raise HandoutError(f"leads outside {root.name}/ (a link to {resolved})", where,
+                               "replace the link with the file itself")
+    try:
+        info = os.stat(resolved)
+    except OSError as error:
+        raise HandoutError(f"cannot read: {error.strerror}", where) from None
+    if not stat.S_ISREG(info.st_mode):
+        raise HandoutError("not a regular file", where)
+    if info.st_size > limit:
+        raise HandoutError(f"file is {info.st_size} bytes; the limit is {limit}", where)
+    try:
+        with open(resolved, "rb") as handle:
+            data = handle.read(limit + 1)
+    except OSError as error:
+        raise HandoutError(f"cannot read: {error.strerror}", where) from None
+    if len(data) > limit:
+        raise HandoutError(f"file is over the limit of {limit} bytes", where)
+    return data

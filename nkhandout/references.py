@@ -18,15 +18,14 @@ WORDS = {
 }
 
 
-def load(path, where=None):
+def load(path, where=None, inside=None):
     """The references in the CSL-JSON file at ``path``, by id."""
+    from .project import read_limited
+
     where = where or str(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise HandoutError(f"cannot read references: {error.strerror}", where) from None
-    if len(raw) > MAX_REFERENCES_BYTES:
-        raise HandoutError(f"file is {len(raw)} bytes; the limit is {MAX_REFERENCES_BYTES}", where)
+    raw = read_limited(path, MAX_REFERENCES_BYTES, where, inside)
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raise HandoutError("file starts with a byte order mark (BOM)", f"{where}:1", "save it as UTF-8 without BOM")
     try:
         data = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates)
     except UnicodeDecodeError as error:

@@ -84,7 +84,7 @@ def update(project):
         if code == SOURCE_LOCALE:
             continue
         path = project.catalog_file(code)
-        loaded = catalog.load(path, project.relative(path), locale=code)
+        loaded = catalog.load(path, project.relative(path), locale=code, inside=project.content_dir)
         merged, changed = catalog.merge(loaded, inputs.pot)
         if _write_if_changed(path, catalog.dump(merged)):
             report[code] = changed
