@@ -106,7 +106,7 @@ def run(project, codes, *, out_dir=None, draft=False, paper="auto", require_revi
 
 def _remove_stale(out):
     """Temporary files left by an interrupted build go; live ones stay."""
-    from .render import remove_stale  # light: no renderer is imported
+    from .files import remove_stale
 
     for folder in [out, out / incremental.STAMP_DIR, *(p for p in out.iterdir() if p.is_dir())]:
         remove_stale(folder)
@@ -150,7 +150,7 @@ def _one(job_and_clinic):
 
 
 def _one_handout(job, clinic, inputs, renderer, options):
-    from . import build as builder, render
+    from . import build as builder, files
 
     if isinstance(clinic, HandoutError):
         raise clinic
@@ -160,7 +160,7 @@ def _one_handout(job, clinic, inputs, renderer, options):
                                     require_reviewed=options["require_reviewed"], clinic=clinic)
     document, html = builder.render_one(renderer, value)
     try:
-        render.write_atomic(job.target, renderer.pdf_bytes(value, document, html))
+        files.write_atomic(job.target, renderer.pdf_bytes(value, document, html))
         incremental.record(job.target, job.key)
     except OSError as error:
         raise HandoutError(f"cannot write the PDF: {error.strerror}", str(job.target)) from None

@@ -104,7 +104,7 @@ def up_to_date(pdf, key):
 
 def record(pdf, key):
     """Remember that ``pdf`` was built from ``key`` (written atomically)."""
-    from .render import write_atomic
+    from .files import write_atomic
 
     path = _stamp_path(pdf)
     path.parent.mkdir(exist_ok=True)

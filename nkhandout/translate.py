@@ -6,7 +6,7 @@ import io
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import write_po
 
-from . import build as builder, catalog, locales, render
+from . import build as builder, catalog, files, locales
 from .errors import HandoutError, UsageError
 from .locales import SOURCE_LOCALE
 
@@ -37,7 +37,7 @@ def _write_if_changed(path, text):
             return False
     except OSError:
         pass
-    render.write_atomic(path, text.encode("utf-8"))
+    files.write_atomic(path, text.encode("utf-8"))
     return True
 
 
@@ -68,7 +68,7 @@ def init_locale(project, code):
     loaded = catalog.Loaded(new, dict(UNREVIEWED), canonical)
     project.locales_dir.mkdir(parents=True, exist_ok=True)
     path = project.catalog_file(canonical)
-    render.write_atomic(path, catalog.dump(loaded).encode("utf-8"))
+    files.write_atomic(path, catalog.dump(loaded).encode("utf-8"))
     return path
 
 
@@ -109,5 +109,5 @@ def mark_reviewed(project, code, reviewer, day=None):
         "X-Review-Date": day.isoformat(),
         "X-Reviewed-Version": inputs.source.version,
     })
-    render.write_atomic(state.path, catalog.dump(state.loaded).encode("utf-8"))
+    files.write_atomic(state.path, catalog.dump(state.loaded).encode("utf-8"))
     return state.path
