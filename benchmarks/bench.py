@@ -522,6 +522,9 @@ def measure(args, work, report):
     if noop["median"] > 0.5 * clean["median"]:
         report.notes.append(f"no-op rebuild takes {noop['median'] / clean['median']:.0%} of a clean "
                             "build: nothing is skipped when the output is up to date")
+    elif noop["max"] > 0.5 * clean["median"]:
+        report.notes.append(f"a no-op rebuild took {secs(noop['max'])}, as long as a build: did the "
+                            "inputs (or the package) change during the benchmark?")
     if not jobs:
         report.notes.append("`nkhandout build` has no --jobs option: the build is serial")
     if base_pages != 1:

@@ -31,9 +31,13 @@ class Result:
 
 
 def _handout_name(project):
+    from .content import MAX_SOURCE_BYTES
+    from .project import read_limited
+
     try:
-        name = tomllib.loads(project.source_file.read_text("utf-8"))["meta"]["name"]
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError):
+        raw = read_limited(project.source_file, MAX_SOURCE_BYTES, "content/handout.toml", project.content_dir)
+        name = tomllib.loads(raw.decode("utf-8"))["meta"]["name"]
+    except (HandoutError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError):
         return None
     return name if isinstance(name, str) and re.fullmatch(r"[a-z0-9][a-z0-9-]{0,80}", name) else None
 

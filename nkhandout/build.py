@@ -120,7 +120,7 @@ def prepare(inputs, code, *, draft=False, paper="auto", require_reviewed=False, 
     state = locale_state(inputs, code)
     where = project.relative(state.path) if state.path else project.relative(project.source_file)
     if state.problems:
-        line, message = sorted(state.problems)[0]
+        line, message = sorted(state.problems, key=lambda problem: problem[0])[0]
         more = f" (and {len(state.problems) - 1} more; run `nkhandout check --lang {code}`)" if len(state.problems) > 1 else ""
         raise HandoutError(message + more, f"{where}:{line}")
     if require_reviewed and not state.reviewed_for(inputs.source.version):

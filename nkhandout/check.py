@@ -90,7 +90,7 @@ def check_locale(inputs, renderer, code, paper="auto", layout=True, clinic=None)
                     f"{where}:{line}",
                     f"{message.context}: fuzzy (the English changed); check the translation, "
                     "then remove the fuzzy flag"))
-        for line, text in sorted(state.problems):
+        for line, text in sorted(state.problems, key=lambda problem: problem[0]):
             report.problems.append(Problem(f"{where}:{line}", text))
     # Glyphs: everything the page prints in this locale's fonts.
     texts = list(state.translations.values()) or [m.id for m in inputs.pot if m.id]

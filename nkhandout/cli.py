@@ -216,7 +216,7 @@ def check(project, langs, paper, clinic_path):
             click.echo(f"{report.code}: {len(report.problems)} problem(s); {status}")
         else:
             click.echo(f"{report.code}: ok, fits one {report.paper} page "
-                       f"({-report.overflow_mm:.0f} mm to spare); {status}")
+                       f"({-report.overflow_mm:.0f} mm free under the text); {status}")
     if failed:
         raise HandoutError(f"{failed} locale(s) failed the check")
 

@@ -58,16 +58,11 @@ def _line(text, key):
 
 def load(path):
     """Read and validate the clinic profile at ``path``."""
+    from .project import read_limited
+
     path = Path(path)
     where = str(path)
-    try:
-        if not path.is_file():
-            raise HandoutError("clinic profile not found (or not a regular file)", where)
-        raw = path.read_bytes()
-    except OSError as error:
-        raise HandoutError(f"cannot read clinic profile: {error.strerror}", where) from None
-    if len(raw) > MAX_PROFILE_BYTES:
-        raise HandoutError(f"profile is {len(raw)} bytes; the limit is {MAX_PROFILE_BYTES}", where)
+    raw = read_limited(path, MAX_PROFILE_BYTES, where)
     try:
         text = raw.decode("utf-8-sig")
         data = tomllib.loads(text)

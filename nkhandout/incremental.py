@@ -9,6 +9,7 @@ it and the hash of the PDF itself.
 import hashlib
 import json
 import re
+import stat
 import tomllib
 from importlib import metadata
 from pathlib import Path
@@ -18,11 +19,23 @@ PACKAGES = ("nkhandout", "weasyprint", "pydyf", "babel", "jinja2", "fonttools", 
 _PO_NAME = re.compile(r"^[A-Za-z]{2,3}(?:_[A-Za-z0-9]{2,8}){0,3}$")
 
 
+MAX_HASHED = 8 * 1024 * 1024
+
+
 def _file_digest(digest, path):
+    """Add a file to ``digest``: only regular files are read (never a pipe
+    or a device, which could block or never end), and at most MAX_HASHED
+    bytes; the loaders report such files properly later."""
     path = Path(path)
     digest.update(str(path.name).encode())
     try:
-        digest.update(path.read_bytes())
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            digest.update(f"<not a file {info.st_mode}>".encode())
+            return
+        with open(path, "rb") as handle:
+            digest.update(handle.read(MAX_HASHED))
+        digest.update(str(info.st_size).encode())
     except OSError:
         digest.update(b"<missing>")
 
@@ -72,7 +85,8 @@ def input_hash(project, code, clinic_path=None, options=(), shared=None):
         clinic_path = Path(clinic_path)
         _file_digest(digest, clinic_path)
         try:
-            logo = tomllib.loads(clinic_path.read_text("utf-8-sig")).get("logo")
+            is_file = stat.S_ISREG(clinic_path.stat().st_mode) and clinic_path.stat().st_size < 65536
+            logo = tomllib.loads(clinic_path.read_text("utf-8-sig")).get("logo") if is_file else None
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
             logo = None
         if isinstance(logo, str):

@@ -319,13 +319,17 @@ def overflow_mm(document):
 
 
 def spare_mm(document):
-    """Room left at the foot of the first page, in millimetres."""
+    """Room left under the last line of the first page, in millimetres.
+
+    The text flows down the first column and then the second, so the room
+    that matters is under the last line (of the last column)."""
     root = document.pages[0]._page_box
     bottom_limit = root.content_box_y() + root.height
-    bottom = root.content_box_y()
+    last = None
     for box in _boxes(root):
-        if getattr(box, "element_tag", None) and box is not root and box.element_tag not in ("html", "body"):
-            bottom = max(bottom, box.position_y + box.margin_height())
+        if type(box).__name__ == "LineBox":
+            last = box
+    bottom = last.position_y + last.margin_height() if last is not None else root.content_box_y()
     return (bottom_limit - bottom) / PT_PER_MM
 
 

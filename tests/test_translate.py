@@ -53,7 +53,7 @@ def test_round_trip_init_translate_check_build(cli, project, out):
     translate_all(project.locales_dir / "it.po")
     checked = cli("check", "--lang", "it")
     assert checked.exit_code == 0, checked.output
-    assert re.search(r"it: ok, fits one a4 page \(\d+ mm to spare\); not reviewed", checked.output)
+    assert re.search(r"it: ok, fits one a4 page \(\d+ mm free under the text\); not reviewed", checked.output)
     built = cli("build", "--lang", "it", "--out", str(out))
     assert built.exit_code == 0, built.output
     assert (out / "nk-cells-recurrent-miscarriage.it.pdf").exists()
