@@ -170,6 +170,7 @@ class Renderer:
         self._fetcher = None
         self._font_config = None
         self._css = {}
+        self._images = {}  # decoded images (logos, QR codes), reused across handouts
 
     # -- resources ---------------------------------------------------------
 
@@ -265,7 +266,8 @@ class Renderer:
                 url_fetcher=self.fetcher(),
             ).render(
                 stylesheets=self.stylesheets(handout.code, handout.paper),
-                font_config=self._font_config, pdf_variant="pdf/ua-1", pdf_tags=True)
+                font_config=self._font_config, pdf_variant="pdf/ua-1", pdf_tags=True,
+                cache=self._images)
         finally:
             logger.removeHandler(collector)
         if self.refused:
