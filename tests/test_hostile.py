@@ -376,3 +376,25 @@ def test_dependencies_are_pinned_and_setup_uses_the_pins():
 
     assert pins.get("weasyprint") == metadata.version("weasyprint")
     assert "-c constraints.txt" in (ROOT / "Makefile").read_text()
+
+
+def test_stale_temporary_files_go_and_live_ones_stay(cli, out):
+    """What `kill -9` at the worst moment leaves, and what a running build holds."""
+    import fcntl
+
+    assert cli("build", "--lang", "en", "--out", str(out)).exit_code == 0
+    stale = out / f".{NAME}.en.pdf.k1ll3d{TEMP_SUFFIX}"
+    stale.write_bytes(b"%PDF-1.7 half a file")
+    live = out / f".{NAME}.es.pdf.runn1ng{TEMP_SUFFIX}"
+    live.write_bytes(b"%PDF-1.7 being written")
+    old = time.time() - 60
+    os.utime(stale, (old, old))
+    os.utime(live, (old, old))
+    holder = open(live, "rb")
+    fcntl.flock(holder.fileno(), fcntl.LOCK_EX)  # as a running writer holds it
+    try:
+        assert cli("build", "--lang", "en", "--out", str(out)).exit_code == 0
+        assert not stale.exists()
+        assert live.exists()
+    finally:
+        holder.close()
