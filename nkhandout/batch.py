@@ -11,7 +11,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import incremental
+from . import files, incremental
 from .errors import HandoutError, UsageError
 
 
@@ -90,7 +90,7 @@ def run(project, codes, *, out_dir=None, draft=False, paper="auto", require_revi
         clinic_paths=(), only_complete=False, force=False, jobs=None, log=None, progress=None):
     """Build ``codes`` (for each clinic); return a Result."""
     out = Path(out_dir or project.handouts_dir)
-    _ensure_dir(out)
+    files.ensure_dir(out)
     clinics = clinic_files(clinic_paths)
     options = (("draft", draft), ("paper", paper), ("require_reviewed", require_reviewed))
     todo, result = [], Result()
@@ -110,19 +110,8 @@ def run(project, codes, *, out_dir=None, draft=False, paper="auto", require_revi
 
 def _remove_stale(out):
     """Temporary files left by an interrupted build go; live ones stay."""
-    from .files import remove_stale
-
     for folder in [out, out / incremental.STAMP_DIR, *(p for p in out.iterdir() if p.is_dir())]:
-        remove_stale(folder)
-
-
-def _ensure_dir(path):
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise HandoutError(f"cannot create output folder: {error.strerror}", str(path)) from None
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise HandoutError("output folder is not writable", str(path), "choose another with --out")
+        files.remove_stale(folder)
 
 
 # -- the heavy part ------------------------------------------------------
@@ -154,12 +143,12 @@ def _one(job_and_clinic):
 
 
 def _one_handout(job, clinic, inputs, renderer, options):
-    from . import build as builder, files
+    from . import build as builder
 
     if isinstance(clinic, HandoutError):
         raise clinic
     if job.target.parent != Path(options["out"]):
-        _ensure_dir(job.target.parent)
+        files.ensure_dir(job.target.parent)
     value, _state = builder.prepare(inputs, job.code, draft=options["draft"], paper=options["paper"],
                                     require_reviewed=options["require_reviewed"], clinic=clinic)
     document, html = builder.render_one(renderer, value)

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import catalog, content, fonts, handout as handouts, locales, references, render, validate
-from .errors import HandoutError, UsageError
+from .errors import HandoutError
 from .locales import SOURCE_LOCALE
 
 
@@ -144,8 +144,6 @@ def prepare(inputs, code, *, draft=False, paper="auto", require_reviewed=False, 
     return result, state
 
 
-def output_path(out_dir, inputs, code):
-    return Path(out_dir) / f"{inputs.source.name}.{code}.pdf"
 
 
 def render_one(renderer, handout_value):
@@ -162,15 +160,6 @@ def render_one(renderer, handout_value):
     return document, html
 
 
-def ensure_out_dir(out_dir):
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise HandoutError(f"cannot create output folder: {error.strerror}", str(out)) from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise HandoutError("output folder is not writable", str(out), "choose another with --out")
-    return out
 
 
 @dataclass
@@ -199,7 +188,3 @@ def complete_locales(project, inputs=None):
             done.append(code)
     return done
 
-
-def check_paper(value):
-    if value not in ("auto", "letter", "a4"):
-        raise UsageError(f"unknown paper {value!r}", hint="auto, letter or a4")

@@ -63,17 +63,12 @@ def _line_of(lines, text):
 
 def load(path, where=None, inside=None):
     """Parse and validate the English source file at ``path``."""
-    from .project import read_limited
+    from .project import read_utf8
 
     where = where or str(path)
-    raw = read_limited(path, MAX_SOURCE_BYTES, where, inside)
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raise HandoutError("file starts with a byte order mark (BOM)", f"{where}:1", "save it as UTF-8 without BOM")
+    text = read_utf8(path, MAX_SOURCE_BYTES, where, inside)
     try:
-        text = raw.decode("utf-8")
         data = tomllib.loads(text)
-    except UnicodeDecodeError as error:
-        raise HandoutError(f"not UTF-8 (byte {error.start})", where, "save the file as UTF-8") from None
     except tomllib.TOMLDecodeError as error:
         line = re.search(r"line (\d+)", str(error))
         raise HandoutError(f"TOML syntax error: {str(error).split(' (at')[0]}",

@@ -4,6 +4,20 @@ import os
 import tempfile
 from pathlib import Path
 
+from .errors import HandoutError
+
+
+def ensure_dir(path):
+    """Create the output folder ``path`` if needed; refuse one we cannot write."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise HandoutError(f"cannot create output folder: {error.strerror}", str(path)) from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise HandoutError("output folder is not writable", str(path), "choose another with --out")
+    return path
+
 TEMP_SUFFIX = ".nkhandout-tmp"
 
 

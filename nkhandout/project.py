@@ -98,3 +98,16 @@ def read_limited(path, limit, where, inside=None):
     if len(data) > limit:
         raise HandoutError(f"file is over the limit of {limit} bytes", where)
     return data
+
+
+def read_utf8(path, limit, where, inside=None):
+    """read_limited, then UTF-8 without a byte order mark, as text."""
+    raw = read_limited(path, limit, where, inside)
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raise HandoutError("file starts with a byte order mark (BOM)", f"{where}:1",
+                           "save it as UTF-8 without BOM")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise HandoutError("not valid UTF-8", f"{where}:{line}", "save the file as UTF-8") from None

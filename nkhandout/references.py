@@ -20,16 +20,12 @@ WORDS = {
 
 def load(path, where=None, inside=None):
     """The references in the CSL-JSON file at ``path``, by id."""
-    from .project import read_limited
+    from .project import read_utf8
 
     where = where or str(path)
-    raw = read_limited(path, MAX_REFERENCES_BYTES, where, inside)
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raise HandoutError("file starts with a byte order mark (BOM)", f"{where}:1", "save it as UTF-8 without BOM")
+    text = read_utf8(path, MAX_REFERENCES_BYTES, where, inside)
     try:
-        data = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates)
-    except UnicodeDecodeError as error:
-        raise HandoutError(f"not UTF-8 (byte {error.start})", where) from None
+        data = json.loads(text, object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError as error:
         raise HandoutError(f"malformed CSL-JSON: {error.msg}", f"{where}:{error.lineno}") from None
     except ValueError as error:

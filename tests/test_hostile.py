@@ -288,26 +288,26 @@ def _qpdf_ok(path):
 def test_sigkill_during_a_batch_leaves_only_complete_pdfs(tmp_path):
     clinics = tmp_path / "clinics"
     clinics.mkdir()
-    for number in range(4):
+    for number in range(8):
         (clinics / f"c{number}.toml").write_text(f'name = "Clinic {number}"\nphone = "555 010{number}"\n')
     out = tmp_path / "out"
     command = [sys.executable, "-m", "nkhandout", "build", "--all", "--clinic", str(clinics),
                "--out", str(out), "--jobs", "2"]
     process = subprocess.Popen(command, cwd=ROOT, start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
+    deadline = time.time() + 180  # a loaded machine is slow to start
     while time.time() < deadline and len(list(out.rglob("*.pdf"))) < 3:
         time.sleep(0.05)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     pdfs = list(out.rglob("*.pdf"))
-    assert 0 < len(pdfs) < 40, "the kill should land mid-batch"
+    assert 0 < len(pdfs) < 80, f"the kill should land mid-batch ({len(pdfs)} PDFs)"
     assert all(_qpdf_ok(pdf) for pdf in pdfs)
     time.sleep(2.1)  # stale temporary files are at least 2 s old
     rerun = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr
     pdfs = list(out.rglob("*.pdf"))
-    assert len(pdfs) == 40 and all(_qpdf_ok(pdf) for pdf in pdfs)
+    assert len(pdfs) == 80 and all(_qpdf_ok(pdf) for pdf in pdfs)
     assert all_temp_files(out) == []
 
 

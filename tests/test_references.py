@@ -67,7 +67,7 @@ def test_a_reference_never_cited_is_refused():
     (b'{"id": "x"}', "must be a list"),
     (b'[{"id": "x", "id": "y"}]', "duplicate key"),
     (b'[{"id": "x", "title": "t", "container-title": "j", "author": []}]', "needs 'author'"),
-    (b"\xff\xfe", "not UTF-8"),
+    (b"\xff\xfe", "not valid UTF-8"),
 ])
 def test_malformed_csl_json_is_one_clear_error(tmp_path, payload, message):
     path = tmp_path / "references.json"
