@@ -34,6 +34,7 @@ class Handout:
     reviewed_translation: bool
     clinic: object = None
     label: object = field(repr=False, default=None)
+    translator: object = field(repr=False, default=None)
 
 
 class Translator:
@@ -100,9 +101,8 @@ def build(source, refs, info, translations, *, draft=False, reviewed_translation
         reviewed=format_date(source.reviewed, format="long", locale=info.locale),
         name=source.name, draft=draft,
         reviewed_translation=reviewed_translation or info.code == SOURCE_LOCALE,
-        label=label, clinic=clinic,
+        label=label, clinic=clinic, translator=translate,
     )
-    handout.translator = translate
     return handout
 
 

@@ -43,26 +43,24 @@ def format_value(spec, locale):
     return format_decimal(number, locale=locale)
 
 
-def _plain(text, rtl, keep_words=False):
-    if keep_words:
-        out = []
-        last = 0
-        for match in _HANGUL_WORD.finditer(text):
-            out.append(escape(text[last:match.start()]))
-            out.append(Markup('<span class="w">%s</span>') % match.group(0))
-            last = match.end()
-        out.append(escape(text[last:]))
-        return Markup("").join(out)
-    if not rtl:
-        return escape(text)
+def _wrap_runs(text, pattern, opening):
+    """``text`` escaped, each match of ``pattern`` wrapped in ``opening``...</span>."""
     out = []
     last = 0
-    for match in _LTR_RUN.finditer(text):
+    for match in pattern.finditer(text):
         out.append(escape(text[last:match.start()]))
-        out.append(Markup('<span dir="ltr">%s</span>') % match.group(0))
+        out.append(Markup(opening + "%s</span>") % match.group(0))
         last = match.end()
     out.append(escape(text[last:]))
     return Markup("").join(out)
+
+
+def _plain(text, rtl, keep_words=False):
+    if keep_words:
+        return _wrap_runs(text, _HANGUL_WORD, '<span class="w">')
+    if rtl:
+        return _wrap_runs(text, _LTR_RUN, '<span dir="ltr">')
+    return escape(text)
 
 
 def _inline(text, numbers, values, locale, rtl, keep_words=False):

@@ -225,7 +225,6 @@ class Renderer:
 
         if self._font_config is None:
             self._font_config = FontConfiguration()
-        key = ("fonts", code)
         families = self.manifest.stack(code)
         if ("base",) not in self._css:
             self._css[("base",)] = CSS(
@@ -247,7 +246,6 @@ class Renderer:
         page_key = ("page", paper)
         if page_key not in self._css:
             self._css[page_key] = CSS(string=f"@page {{ size: {papers.CSS_NAMES[paper]}; }}")
-        del key
         return [self._css[("base",)], self._css[stack_key], self._css[page_key]]
 
     # -- rendering ---------------------------------------------------------
