@@ -1,7 +1,6 @@
 """Build handouts: the one orchestrating function per job."""
 
-import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import catalog, content, fonts, handout as handouts, locales, references, render, validate
@@ -18,26 +17,25 @@ class Inputs:
     refs: dict
     pot: object
     manifest: object
+    numbers: dict  # citation key -> reference number
+    states: dict = field(default_factory=dict)  # locale -> LocaleState, read once
 
 
 def load_inputs(project):
     rel = project.relative
     source = content.load(project.source_file, rel(project.source_file), inside=project.content_dir)
     refs = references.load(project.references_file, rel(project.references_file), inside=project.content_dir)
-    references.number([u.text for u in source.units], refs, rel(project.source_file))
+    numbers = references.number([u.text for u in source.units], refs, rel(project.source_file))
     pot = catalog.template(source, project.templates_dir, rel)
     manifest = fonts.load_manifest(project.templates_dir)
-    return Inputs(project, source, refs, pot, manifest)
+    return Inputs(project, source, refs, pot, manifest, numbers)
 
 
 def available(project):
-    """Locale codes with a catalog, plus the English source."""
-    codes = {SOURCE_LOCALE}
-    if project.locales_dir.is_dir():
-        for path in project.locales_dir.glob("*.po"):
-            if locales.canonical(path.stem) == path.stem:
-                codes.add(path.stem)
-    return sorted(codes)
+    """Locale codes with a catalog (named as Babel spells them), plus the English source."""
+    from .incremental import candidate_codes
+
+    return [c for c in candidate_codes(project) if c == SOURCE_LOCALE or locales.canonical(c) == c]
 
 
 def resolve_codes(project, codes):
@@ -71,17 +69,14 @@ class LocaleState:
             review["status"] == "reviewed" and review["by"] and review["version"] == version)
 
 
-def entry_lines(path):
-    """{(msgctxt, msgid): line} of the entries in the PO file at ``path``."""
-    from babel.messages.pofile import read_po
-
-    with open(path, "rb") as handle:
-        parsed = read_po(handle)
-    return {(m.context, m.id): (m.lineno or 0) for m in parsed if m.id}
-
-
 def locale_state(inputs, code):
-    """Load and check ``code``'s catalog (None for the English source)."""
+    """Load and check ``code``'s catalog, once per build (None for the English source)."""
+    if code not in inputs.states:
+        inputs.states[code] = _read_state(inputs, code)
+    return inputs.states[code]
+
+
+def _read_state(inputs, code):
     project = inputs.project
     if code == SOURCE_LOCALE:
         total = sum(1 for m in inputs.pot if m.id)
@@ -137,13 +132,11 @@ def prepare(inputs, code, *, draft=False, paper="auto", require_reviewed=False, 
             f"{len(missing)} string(s) untranslated or fuzzy: {shown}", where,
             f"translate them (nkhandout check --lang {code} lists each), or build with --draft")
     result = handouts.build(
-        inputs.source, inputs.refs, info, state.translations, draft=draft,
+        inputs.source, inputs.refs, inputs.numbers, info, state.translations, draft=draft,
         reviewed_translation=state.reviewed_for(inputs.source.version), paper=chosen, where=where,
         clinic=clinic)
     handouts.require_complete(result, where)
     return result, state
-
-
 
 
 def render_one(renderer, handout_value):
@@ -158,8 +151,6 @@ def render_one(renderer, handout_value):
             f"handout takes {len(document.pages)} pages: it overflows one page by about {over:.0f} mm{section}",
             f"locale {handout_value.code}", "shorten the text")
     return document, html
-
-
 
 
 @dataclass

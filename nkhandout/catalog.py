@@ -59,6 +59,7 @@ class Loaded:
     catalog: Catalog
     extra_headers: dict
     raw_language: str | None
+    plural_forms: str | None = None
 
 
 def _raw_headers(text):
@@ -119,7 +120,7 @@ def load(path, where=None, locale=None, inside=None):
         if message.lineno in previous:
             message.previous_id = [previous[message.lineno]]
     extra = {k: v for k, v in headers.items() if k.startswith("X-")}
-    return Loaded(catalog, extra, headers.get("Language"))
+    return Loaded(catalog, extra, headers.get("Language"), headers.get("Plural-Forms"))
 
 
 def _unquote(chunk):

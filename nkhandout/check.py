@@ -48,13 +48,6 @@ def _plural_problem(raw_header, code):
     return None
 
 
-def _raw_header(path, name):
-    from .catalog import _raw_headers
-
-    headers = _raw_headers(path.read_text("utf-8", errors="replace")) or {}
-    return headers.get(name)
-
-
 def check_locale(inputs, renderer, code, paper="auto", layout=True, clinic=None):
     """Everything wrong with ``code``; fills a Report."""
     project = inputs.project
@@ -74,7 +67,7 @@ def check_locale(inputs, renderer, code, paper="auto", layout=True, clinic=None)
         language = state.loaded.raw_language
         if not language or locales.canonical(language) != code:
             report.problems.append(Problem(f"{where}:1", f"Language header is {language!r}, expected {code!r}"))
-        plural = _plural_problem(_raw_header(path, "Plural-Forms"), code)
+        plural = _plural_problem(state.loaded.plural_forms, code)
         if plural:
             report.problems.append(Problem(f"{where}:1", plural))
         for message in inputs.pot:

@@ -201,9 +201,9 @@ def check(project, langs, paper, clinic_path):
       nkhandout check --lang de --paper letter
       nkhandout check --clinic examples/clinics/riverside.toml
     """
-    from . import build as builder, check as checker
+    from . import batch, build as builder, check as checker
 
-    codes = builder.resolve_codes(project, langs) if langs else builder.available(project)
+    codes = batch.resolve(project, langs) if langs else builder.available(project)
     failed = 0
     clinics = _load_clinics([clinic_path] if clinic_path else [])
     for report in checker.run(project, codes, paper=paper, clinic=clinics[0] if clinics else None):
@@ -304,9 +304,9 @@ def mark_reviewed(project, code, reviewer, day):
     Example:
       nkhandout mark-reviewed es --by "Ana Ruiz, certified medical translator"
     """
-    from . import build as builder, translate
+    from . import batch, translate
 
-    (resolved,) = builder.resolve_codes(project, [code])
+    (resolved,) = batch.resolve(project, [code])
     path = translate.mark_reviewed(project, resolved, reviewer, day.date() if day else None)
     click.echo(f"marked {project.relative(path)} reviewed by {reviewer}")
 

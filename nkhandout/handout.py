@@ -62,12 +62,14 @@ def _plain(text):
     return re.sub(r"\s+", " ", text).strip()
 
 
-def build(source, refs, info, translations, *, draft=False, reviewed_translation=False,
+def build(source, refs, numbers, info, translations, *, draft=False, reviewed_translation=False,
           paper, where="", clinic=None):
-    """The Handout for locale ``info`` from the source and its translations."""
+    """The Handout for locale ``info`` from the source and its translations.
+
+    ``numbers`` maps citation keys to reference numbers (references.number).
+    """
     translate = Translator(translations, draft, info.code == SOURCE_LOCALE)
     texts = {unit.context: translate(unit.context, unit.text) for unit in source.units}
-    numbers = references.number([u.text for u in source.units], refs, str(source.path))
     rtl = info.direction == "rtl"
     keep_words = info.locale.language == "ko"
 

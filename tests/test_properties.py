@@ -6,6 +6,7 @@ one line; anything else would be a traceback in front of a translator.
 
 import string
 
+import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from nkhandout import catalog, clinic, content, markup, references, validate
@@ -56,22 +57,19 @@ def only_handout_errors(load, data, tmp_path, name):
         assert "\n" not in str(error)
 
 
+LOADERS = {
+    "po": lambda path: catalog.load(path, "x.po"),
+    "toml": lambda path: content.load(path, "handout.toml"),
+    "json": lambda path: references.load(path, "r.json"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(LOADERS))
 @SETTINGS
-@given(data=inputs("po"))
-def test_catalog_loader(tmp_path_factory, data):
-    only_handout_errors(lambda p: catalog.load(p, "x.po"), data, tmp_path_factory.mktemp("po"), "x.po")
-
-
-@SETTINGS
-@given(data=inputs("toml"))
-def test_source_loader(tmp_path_factory, data):
-    only_handout_errors(lambda p: content.load(p, "handout.toml"), data, tmp_path_factory.mktemp("t"), "h.toml")
-
-
-@SETTINGS
-@given(data=inputs("json"))
-def test_references_loader(tmp_path_factory, data):
-    only_handout_errors(lambda p: references.load(p, "r.json"), data, tmp_path_factory.mktemp("j"), "r.json")
+@given(data=st.data())
+def test_content_loaders(tmp_path_factory, kind, data):
+    raw = data.draw(inputs(kind))
+    only_handout_errors(LOADERS[kind], raw, tmp_path_factory.mktemp(kind), f"x.{kind}")
 
 
 @SETTINGS
