@@ -92,7 +92,8 @@ def _read_state(inputs, code):
             continue
         text = translations.get((message.context, message.id))
         if text:
-            for problem in validate.problems(message.id, text):
+            odd = catalog.text_problem(text)
+            for problem in validate.problems(message.id, text) + ([odd] if odd else []):
                 found = loaded.catalog.get(message.id, context=message.context)
                 problems.append((getattr(found, "lineno", 0) or 0, f"{message.context}: {problem}"))
     return LocaleState(code, path, loaded, stats, translations, problems)

@@ -379,6 +379,27 @@ def is_blank(text):
     return not any(unicodedata.category(char)[0] in "LN" for char in text)
 
 
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def text_problem(msgstr):
+    """What in a translation would print wrongly or invisibly, or None:
+    control characters (other than a line end or tab) and bidi embedding,
+    override and isolate controls, which can print text reversed. Marks that
+    scripts need (U+200C/U+200D joiners, U+200E/U+200F direction marks) stay."""
+    import unicodedata
+
+    for char in msgstr or "":
+        if char in "\n\t":
+            continue
+        if char in _BIDI_CONTROLS:
+            return (f"contains the bidi control U+{ord(char):04X}, which can print text reversed; "
+                    "remove it (direction marks U+200E/U+200F are allowed)")
+        if unicodedata.category(char) == "Cc":
+            return f"contains the control character U+{ord(char):04X}; remove it"
+    return None
+
+
 def translated(msgid, msgstr):
     """True when ``msgstr`` is a usable translation of ``msgid``: not empty,
     and not blank (unless the English itself is blank)."""

@@ -221,3 +221,19 @@ def test_init_locale_deprecated_code_creates_the_current_one(cli, project):
     assert result.exit_code == 0, result.output
     assert (project.locales_dir / "he.po").exists()
     assert not (project.locales_dir / "iw.po").exists() and not (project.locales_dir / "he_IL.po").exists()
+
+
+# -- beyond the list: characters that print reversed or not at all ----------------
+
+@pytest.mark.parametrize("bad, shown", [("\u202e", "U+202E"), ("\x07", "U+0007"), ("\u2067", "U+2067")])
+def test_bidi_overrides_and_control_characters_in_a_translation_are_refused(cli, project, out, bad, shown):
+    line = set_msgstr(project, "es", "do.heading", f"Qué {bad}puede hacer")
+    result = cli("build", "--lang", "es", "--out", str(out))
+    assert result.exit_code == 1
+    error = one_line_error(result)
+    assert f"content/locales/es.po:{line}: do.heading: contains" in error and shown in error
+    assert files_in(out) == []
+
+
+def test_direction_marks_and_joiners_stay_allowed():
+    assert catalog.text_problem("\u200fنص\u200e \u200c\u200d") is None
