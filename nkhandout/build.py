@@ -86,16 +86,38 @@ def _read_state(inputs, code):
     loaded = catalog.load(path, where, locale=code, inside=project.content_dir)
     stats = catalog.stats(loaded.catalog, inputs.pot)
     translations = catalog.translations(loaded.catalog)
-    problems = []
+    problems = catalog.header_problems(loaded, code, path.name)
     for message in inputs.pot:
         if not message.id:
             continue
         text = translations.get((message.context, message.id))
         if text:
-            for problem in validate.problems(message.id, text):
+            odd = catalog.text_problem(text)
+            for problem in validate.problems(message.id, text) + ([odd] if odd else []):
                 found = loaded.catalog.get(message.id, context=message.context)
                 problems.append((getattr(found, "lineno", 0) or 0, f"{message.context}: {problem}"))
     return LocaleState(code, path, loaded, stats, translations, problems)
+
+
+def check_glyphs(inputs, code, state):
+    """Raise unless the locale's fonts are installed and draw every character
+    the page prints in this locale (the same check for `check` and `build`)."""
+    from babel.dates import format_date
+
+    from . import markup
+
+    project = inputs.project
+    info = locales.info(code)
+    texts = list(state.translations.values()) or [m.id for m in inputs.pot if m.id]
+    texts.append(format_date(inputs.source.reviewed, format="long", locale=info.locale))
+    texts += [markup.format_value(v, info.locale) for v in inputs.source.values.values()]
+    fonts.check_installed(inputs.manifest, project.fonts_dir, code)
+    missing = fonts.missing_glyphs("".join(texts), inputs.manifest, project.fonts_dir, code)
+    if missing:
+        shown = " ".join(f"{c} (U+{ord(c):04X})" for c in missing[:8])
+        where = project.relative(state.path) if state.path else project.relative(project.source_file)
+        raise HandoutError(f"the fonts for {code} cannot draw: {shown}", where,
+                           "use characters of the locale's script, or add a font to templates/fonts.toml")
 
 
 def choose_paper(paper, clinic, info):
@@ -124,13 +146,14 @@ def prepare(inputs, code, *, draft=False, paper="auto", require_reviewed=False, 
             f"{inputs.source.version}", where, "have it reviewed (nkhandout mark-reviewed) or drop --require-reviewed")
     info = locales.info(code)
     chosen = choose_paper(paper, clinic, info)
-    fonts.check_installed(inputs.manifest, project.fonts_dir, code)
+    check_glyphs(inputs, code, state)
     if not draft and not state.stats.complete:
-        missing = catalog.incomplete(state.loaded.catalog, inputs.pot)
-        shown = ", ".join(missing[:4]) + (f" and {len(missing) - 4} more" if len(missing) > 4 else "")
+        holes = catalog.gaps(state.loaded.catalog, inputs.pot)
+        first = holes[0]
+        more = f" (and {len(holes) - 1} more string(s))" if len(holes) > 1 else ""
         raise HandoutError(
-            f"{len(missing)} string(s) untranslated or fuzzy: {shown}", where,
-            f"translate them (nkhandout check --lang {code} lists each), or build with --draft")
+            first.message + more, f"{where}:{first.line}" if first.line else where,
+            f"nkhandout check --lang {code} lists each; or build with --draft")
     result = handouts.build(
         inputs.source, inputs.refs, inputs.numbers, info, state.translations, draft=draft,
         reviewed_translation=state.reviewed_for(inputs.source.version), paper=chosen, where=where,
@@ -150,6 +173,9 @@ def render_one(renderer, handout_value):
         raise HandoutError(
             f"handout takes {len(document.pages)} pages: it overflows one page by about {over:.0f} mm{section}",
             f"locale {handout_value.code}", "shorten the text")
+    overrun = render.overrun_error(document, handout_value.code)
+    if overrun is not None:
+        raise overrun
     return document, html
 
 

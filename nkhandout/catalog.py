@@ -60,6 +60,45 @@ class Loaded:
     extra_headers: dict
     raw_language: str | None
     plural_forms: str | None = None
+    header_lines: dict = None  # header name -> line in the file
+
+
+def header_problems(loaded, code, file_name):
+    """[(line, message)] for the headers of ``code``'s catalog: a Language
+    that names another language, a missing or wrong Plural-Forms."""
+    from . import locales
+
+    lines = loaded.header_lines or {}
+    found = []
+    language = loaded.raw_language
+    if not language or not locales.same_language(language, code):
+        found.append((lines.get("Language", 1),
+                      f"Language header is {language!r} but the file is {file_name} (locale {code}); "
+                      f"set \"Language: {code}\\n\" if it is {code}, or rename the file to the language it holds"))
+    plural = _plural_problem(loaded.plural_forms, code)
+    if plural:
+        found.append((lines.get("Plural-Forms", 1), plural))
+    return found
+
+
+def _plural_problem(raw_header, code):
+    import gettext
+
+    from babel.messages.plurals import get_plural
+
+    match = re.fullmatch(r"\s*nplurals\s*=\s*(\d+)\s*;\s*plural\s*=\s*(.+?);?\s*", raw_header or "")
+    expected = get_plural(code)
+    if not match:
+        return (f"Plural-Forms header is missing or malformed; it should be "
+                f"\"nplurals={expected.num_plurals}; plural={expected.plural_expr};\"")
+    try:
+        gettext.c2py(match.group(2))
+    except (ValueError, SyntaxError, RecursionError, OverflowError):
+        return f"Plural-Forms expression {match.group(2)[:60]!r} is not valid"
+    if int(match.group(1)) != expected.num_plurals:
+        return (f"Plural-Forms says nplurals={match.group(1)[:10]} but {code} has "
+                f"{expected.num_plurals} plural forms")
+    return None
 
 
 def _raw_headers(text):
@@ -68,8 +107,8 @@ def _raw_headers(text):
     fields = {}
     if not match:
         return None
-    joined = "".join(re.findall(r'^"(.*)"\s*$', match.group(1), re.M))
-    for line in joined.replace('\\"', '"').split("\\n"):
+    joined = "".join(_unescape(chunk) for chunk in re.findall(r'^"(.*)"\s*$', match.group(1), re.M))
+    for line in joined.split("\n"):
         found = _HEADER_LINE.match(line.strip())
         if found:
             fields.setdefault(found.group(1), found.group(2).strip())
@@ -120,7 +159,45 @@ def load(path, where=None, locale=None, inside=None):
         if message.lineno in previous:
             message.previous_id = [previous[message.lineno]]
     extra = {k: v for k, v in headers.items() if k.startswith("X-")}
-    return Loaded(catalog, extra, headers.get("Language"), headers.get("Plural-Forms"))
+    header_lines = {}
+    for name in ("Language", "Plural-Forms"):
+        at = re.search(r'^"' + name + ":", text, re.M)
+        header_lines[name] = text[: at.start()].count("\n") + 1 if at else 1
+    return Loaded(catalog, extra, headers.get("Language"), headers.get("Plural-Forms"), header_lines)
+
+
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
+
+
+def _unescape(chunk):
+    """A PO string's inside with its escapes read (``\\\\n`` stays a backslash and n)."""
+    return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(1)), chunk)
+
+
+def header_value_problem(value):
+    """Why ``value`` cannot be written into a catalog header, or None.
+
+    A header value is one line of plain text: control characters (a newline
+    ends the header and starts another), other line or paragraph breaks,
+    bidi and invisible format characters, and backslashes (``\\n`` is a
+    newline once the catalog is read) are refused."""
+    import unicodedata
+
+    for char in str(value):
+        category = unicodedata.category(char)
+        if category in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"):
+            return f"it contains the control or invisible character U+{ord(char):04X}"
+        if char == "\\":
+            return "it contains a backslash (\\n in a header starts a new header line)"
+    return None
+
+
+def check_header_value(name, value, error=HandoutError):
+    """Raise ``error`` when ``value`` cannot be the catalog header ``name``."""
+    problem = header_value_problem(value)
+    if problem:
+        raise error(f"{name} value {str(value)[:60]!r} cannot go into a catalog header: {problem}",
+                    hint="give it as one line of plain text, without control characters or backslashes")
 
 
 def _unquote(chunk):
@@ -211,6 +288,8 @@ def dump(loaded):
     write_po(buffer, loaded.catalog, width=76, include_previous=True,
              omit_header=False, sort_output=False)
     text = buffer.getvalue().decode("utf-8")
+    for name, value in loaded.extra_headers.items():
+        check_header_value(name, value)
     if loaded.extra_headers:
         extra = "".join(f'"{k}: {v}\\n"\n' for k, v in loaded.extra_headers.items())
         text = re.sub(r'("Generated-By: [^"]*\\n"\n)', lambda m: m.group(1) + extra, text, count=1)
@@ -287,37 +366,103 @@ class Stats:
         return self.fuzzy == 0 and self.untranslated == 0
 
 
-def stats(catalog, pot):
-    """Counts against the template: translated, fuzzy, untranslated."""
-    translated = fuzzy = untranslated = 0
+_PLACEHOLDER = re.compile(r"\{[a-z_][a-z0-9_]*\}")
+
+
+def is_blank(text):
+    """True when ``text`` has no letter and no digit once markup (citation
+    markers, placeholders, bold stars) is taken out: spaces, punctuation,
+    symbols or invisible characters only."""
+    import unicodedata
+
+    text = _PLACEHOLDER.sub("", references.CITATION.sub("", text or ""))
+    return not any(unicodedata.category(char)[0] in "LN" for char in text)
+
+
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def text_problem(msgstr):
+    """What in a translation would print wrongly or invisibly, or None:
+    control characters (other than a line end or tab) and bidi embedding,
+    override and isolate controls, which can print text reversed. Marks that
+    scripts need (U+200C/U+200D joiners, U+200E/U+200F direction marks) stay."""
+    import unicodedata
+
+    for char in msgstr or "":
+        if char in "\n\t":
+            continue
+        if char in _BIDI_CONTROLS:
+            return (f"contains the bidi control U+{ord(char):04X}, which can print text reversed; "
+                    "remove it (direction marks U+200E/U+200F are allowed)")
+        if unicodedata.category(char) == "Cc":
+            return f"contains the control character U+{ord(char):04X}; remove it"
+    return None
+
+
+def translated(msgid, msgstr):
+    """True when ``msgstr`` is a usable translation of ``msgid``: not empty,
+    and not blank (unless the English itself is blank)."""
+    return isinstance(msgstr, str) and bool(msgstr) and (not is_blank(msgstr) or is_blank(msgid))
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A template string the catalog does not translate usably."""
+
+    context: str
+    line: int  # of the entry in the catalog, 0 when it has none
+    kind: str  # "untranslated", "blank" or "fuzzy"
+
+    @property
+    def message(self):
+        if self.kind == "fuzzy":
+            return (f"{self.context}: fuzzy (the English changed); check the translation, "
+                    "then remove the fuzzy flag")
+        if self.kind == "blank":
+            return (f"{self.context}: translation is blank (only spaces, punctuation or markup); "
+                    "translate it")
+        return f"{self.context}: untranslated"
+
+
+def gaps(catalog, pot):
+    """Every template string that is untranslated, blank or fuzzy, in template
+    order: the one place that decides whether a catalog is complete."""
+    found = []
     for message in pot:
         if not message.id:
             continue
-        found = catalog.get(message.id, context=message.context)
-        if found is None or not found.string:
-            untranslated += 1
-        elif found.fuzzy:
-            fuzzy += 1
-        else:
-            translated += 1
-    return Stats(translated, fuzzy, untranslated)
-
-
-def incomplete(catalog, pot):
-    """Contexts of the template's strings that are untranslated or fuzzy."""
-    found = []
-    for message in pot:
-        if message.id:
-            entry = catalog.get(message.id, context=message.context)
-            if entry is None or not entry.string or entry.fuzzy:
-                found.append(message.context or message.id[:30])
+        entry = catalog.get(message.id, context=message.context)
+        line = getattr(entry, "lineno", 0) or 0
+        context = message.context or message.id[:30]
+        if entry is None or not entry.string:
+            found.append(Gap(context, line, "untranslated"))
+        elif not translated(message.id, entry.string):
+            found.append(Gap(context, line, "blank"))
+        elif entry.fuzzy:
+            found.append(Gap(context, line, "fuzzy"))
     return found
 
 
+def stats(catalog, pot):
+    """Counts against the template: translated, fuzzy, untranslated (blank
+    translations count as untranslated)."""
+    holes = gaps(catalog, pot)
+    total = sum(1 for message in pot if message.id)
+    fuzzy = sum(1 for gap in holes if gap.kind == "fuzzy")
+    return Stats(total - len(holes), fuzzy, len(holes) - fuzzy)
+
+
+def incomplete(catalog, pot):
+    """Contexts of the template's strings that are untranslated, blank or fuzzy."""
+    return [gap.context for gap in gaps(catalog, pot)]
+
+
 def translations(catalog):
-    """{(context, msgid): text} for every translated, non-fuzzy entry."""
+    """{(context, msgid): text} for every usable (translated, not blank, not
+    fuzzy) entry."""
     return {
         (m.context, m.id): m.string
         for m in catalog
-        if m.id and isinstance(m.string, str) and m.string and not m.fuzzy
+        if m.id and translated(m.id, m.string) and not m.fuzzy
     }

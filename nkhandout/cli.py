@@ -88,16 +88,28 @@ def build(project, langs, all_, paper, out, draft, require_reviewed, clinic_path
     from .incremental import candidate_codes
 
     codes = candidate_codes(project) if all_ else batch.resolve(project, langs)
+    papers = {code: paper for code in codes}
+    if not all_:
+        papers = _fallback_papers(project, langs, paper, clinic_paths)
     tty = sys.stderr.isatty()
 
     def progress(index, total):
         if tty and total > 1:
             click.echo(f"\r[{index}/{total}] built".ljust(30), err=True, nl=False)
 
-    result = batch.run(project, codes, out_dir=out, draft=draft, paper=paper,
-                       require_reviewed=require_reviewed, clinic_paths=clinic_paths,
-                       only_complete=all_, force=force, jobs=jobs,
-                       log=None if tty else click.echo, progress=progress)
+    result = None
+    for group_paper in dict.fromkeys(papers.values()):
+        group = [code for code in codes if papers[code] == group_paper]
+        part = batch.run(project, group, out_dir=out, draft=draft, paper=group_paper,
+                         require_reviewed=require_reviewed, clinic_paths=clinic_paths,
+                         only_complete=all_, force=force, jobs=jobs,
+                         log=None if tty else click.echo, progress=progress)
+        if result is None:
+            result = part
+        else:
+            result.written += part.written
+            result.skipped += part.skipped
+            result.failures += part.failures
     if tty and (result.written or result.failures):
         click.echo("", err=True)
     for failure in result.failures:
@@ -110,6 +122,38 @@ def build(project, langs, all_, paper, out, draft, require_reviewed, clinic_path
         if len(result.failures) > 1:
             click.echo(f"nkhandout: {len(result.failures)} of {total} handouts failed", err=True)
         sys.exit(max(f.error.exit_code for f in result.failures))
+
+
+def _fallback_papers(project, langs, paper, clinic_paths):
+    """{catalog code: paper} for the typed ``langs``; says which catalog a code
+    without its own (es_MX, pt, zh-CN) uses, and on which paper.
+
+    A country typed with the language (es_MX) gives its paper, unless --paper
+    or a clinic profile says otherwise."""
+    from .incremental import candidate_codes
+
+    folded = {c.lower() for c in candidate_codes(project)}
+    papers = {}
+    for typed in langs:
+        if (typed or "").replace("-", "_").lower() in folded:
+            chosen_paper = paper
+            code = next(c for c in candidate_codes(project)
+                        if c.lower() == typed.replace("-", "_").lower())
+        else:
+            from . import build as builder, locales
+
+            choice = locales.choose(typed, builder.available(project))
+            code = choice.code
+            chosen_paper = choice.paper if paper == "auto" and not clinic_paths and choice.paper else paper
+            shown = chosen_paper if chosen_paper != "auto" else (
+                "the clinic's" if clinic_paths else choice.paper or locales.info(code).paper)
+            click.echo(f"nkhandout: {choice.describe(shown)}", err=True)
+        if papers.get(code, chosen_paper) != chosen_paper:
+            raise UsageError(
+                f"{typed} and another --lang both print the {code} catalog, on different paper, "
+                "to the same file", hint="build them one at a time, each with its own --out")
+        papers[code] = chosen_paper
+    return papers
 
 
 def _load_clinics(paths):
@@ -206,7 +250,9 @@ def check(project, langs, paper, clinic_path):
     codes = batch.resolve(project, langs) if langs else builder.available(project)
     failed = 0
     clinics = _load_clinics([clinic_path] if clinic_path else [])
-    for report in checker.run(project, codes, paper=paper, clinic=clinics[0] if clinics else None):
+    papers = _fallback_papers(project, langs, paper, [clinic_path] if clinic_path else []) if langs else {}
+    for report in checker.run(project, codes, paper=paper, clinic=clinics[0] if clinics else None,
+                              papers=papers):
         for problem in report.problems:
             click.echo(str(problem), err=True)
         review = report.review or {}

@@ -15,7 +15,8 @@ from .errors import HandoutError
 
 TEMPLATE = "handout.html.j2"
 STYLESHEET = "print.css"
-PT_PER_MM = 72 / 25.4
+# WeasyPrint lays boxes out in CSS pixels (96 to the inch).
+PX_PER_MM = 96 / 25.4
 
 
 class _Warnings(logging.Handler):
@@ -315,7 +316,7 @@ def overflow_mm(document):
             if getattr(box, "element_tag", None) and box is not root:
                 bottom = max(bottom, box.position_y + box.margin_height())
         total += bottom - top
-    return total / PT_PER_MM
+    return total / PX_PER_MM
 
 
 def spare_mm(document):
@@ -330,7 +331,7 @@ def spare_mm(document):
         if type(box).__name__ == "LineBox":
             last = box
     bottom = last.position_y + last.margin_height() if last is not None else root.content_box_y()
-    return (bottom_limit - bottom) / PT_PER_MM
+    return (bottom_limit - bottom) / PX_PER_MM
 
 
 def section_heights(document):
@@ -343,5 +344,83 @@ def section_heights(document):
                 continue
             classes = element.get("class", "")
             name = next((c[2:] for c in classes.split() if c.startswith("s-")), "references")
-            heights[name] = heights.get(name, 0) + box.margin_height() / PT_PER_MM
+            heights[name] = heights.get(name, 0) + box.margin_height() / PX_PER_MM
     return sorted(heights.items(), key=lambda kv: -kv[1])
+
+
+# Text may pass its box by less than this (rounding, a space's advance).
+_OVERRUN_TOLERANCE_MM = 0.3
+
+
+def _part_name(box, current):
+    """The part of the page a box belongs to, as a reader would name it."""
+    element = getattr(box, "element", None)
+    tag = getattr(box, "element_tag", None)
+    if element is None or tag is None:
+        return current
+    classes = (element.get("class") or "").split()
+    for name in classes:
+        if name.startswith("s-"):
+            return name[2:]
+    if tag == "section" and "references" in classes:
+        return "references"
+    if tag == "aside" and "clinic" in classes:
+        return "clinic box"
+    if tag == "p" and "disclaimer" in classes:
+        return "disclaimer"
+    if tag == "p" and "draft" in classes:
+        return "draft banner"
+    if tag == "h1":
+        return "title"
+    if tag == "p" and "lead" in classes:
+        return "lead"
+    if tag == "footer":
+        return "footer"
+    return current
+
+
+def overruns(document):
+    """Where laid-out text is wider than its column: [(part, mm, text)], worst first.
+
+    A word that cannot be broken (a 60-letter compound, a long URL) is set
+    on one line however wide, and runs over the next column or off the page
+    without making a second page. Every text box and image is measured
+    against the content box of the block (column, list item, clinic box)
+    that holds it; a list's marker hangs outside on purpose and is not.
+    """
+    found = {}
+
+    def walk(box, block, part):
+        part = _part_name(box, part)
+        kind = type(box).__name__
+        if kind in ("TextBox", "InlineReplacedBox") and block is not None \
+                and not str(getattr(box, "element_tag", "")).endswith("::marker"):
+            left = block.content_box_x()
+            right = left + block.width
+            start = box.position_x
+            end = start + box.margin_width()
+            over = max(end - right, left - start) / PX_PER_MM
+            if over > _OVERRUN_TOLERANCE_MM and over > found.get(part, (0, ""))[0]:
+                found[part] = (over, getattr(box, "text", "") or "an image")
+        if kind in ("BlockBox", "BlockReplacedBox", "TableCellBox", "FlexBox", "InlineBlockBox",
+                    "PageBox", "FloatBox") or (kind.endswith("BlockBox")):
+            block = box
+        for child in getattr(box, "children", ()):
+            walk(child, block, part)
+
+    for page in document.pages:
+        walk(page._page_box, None, "page")
+    return sorted(((part, mm, text) for part, (mm, text) in found.items()), key=lambda item: -item[1])
+
+
+def overrun_error(document, code):
+    """A HandoutError for text wider than its column, or None."""
+    found = overruns(document)
+    if not found:
+        return None
+    part, mm, text = found[0]
+    word = max(text.split() or [text], key=len)[:40]
+    more = f" (and {len(found) - 1} more part(s))" if len(found) > 1 else ""
+    return HandoutError(
+        f"text runs {mm:.1f} mm past its column in '{part}' at {word!r}{more}", f"locale {code}",
+        "break the long word (a space or a hyphen), or shorten it")

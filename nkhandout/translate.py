@@ -95,6 +95,9 @@ def mark_reviewed(project, code, reviewer, day=None):
     """Record that a qualified reviewer checked ``code`` for this content version."""
     if not reviewer or not reviewer.strip():
         raise UsageError("say who reviewed it", hint='--by "Name, qualification"')
+    catalog.check_header_value("--by", reviewer, UsageError)
+    if day is not None:
+        catalog.check_header_value("--date", day.isoformat(), UsageError)
     inputs = builder.load_inputs(project)
     state = builder.locale_state(inputs, code)
     if state.path is None:
