@@ -57,10 +57,11 @@ def shared_hash(root, fonts_dir):
     templates = root / "templates"
     for path in sorted(p for p in templates.iterdir() if p.is_file()):
         _file_digest(digest, path)
-    for path in sorted(Path(fonts_dir).glob("*")):
-        if path.is_file():
-            stat = path.stat()
-            digest.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    from .fonts import digests  # standard library only, like this module
+
+    for name, sha in digests(fonts_dir).items():  # by content, cached
+        if sha is not None:
+            digest.update(f"{name}:{sha}".encode())
     return digest.hexdigest()
 
 
@@ -118,10 +119,10 @@ def up_to_date(pdf, key):
 
 def record(pdf, key):
     """Remember that ``pdf`` was built from ``key`` (written atomically)."""
-    from .files import write_atomic
+    from .files import private_folder, write_atomic
 
     path = _stamp_path(pdf)
-    path.parent.mkdir(exist_ok=True)
+    private_folder(path.parent)
     write_atomic(path, json.dumps({"inputs": key, "pdf": _sha(pdf)}).encode())
 
 
@@ -134,6 +135,7 @@ def skipped_incomplete(out_dir, code, key):
 
 
 def record_incomplete(out_dir, code, key):
-    folder = Path(out_dir) / STAMP_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"incomplete.{code}").write_text(key, "utf-8")
+    from .files import private_folder, write_atomic
+
+    folder = private_folder(Path(out_dir) / STAMP_DIR)
+    write_atomic(folder / f"incomplete.{code}", key.encode("utf-8"))

@@ -1,0 +1,209 @@
+"""Files the build writes and reads: links are replaced, never written through;
+fonts are checked by content; templates run sandboxed; malformed content and
+references are one line."""
+
+import json
+import os
+import re
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import FONTS
+from nkhandout import fonts as font_lib
+from nkhandout.cli import main
+from pdfutil import text as pdf_text
+
+NAME = "nk-cells-recurrent-miscarriage"
+
+
+def invoke(project, *args):
+    """Run `nkhandout` and keep any exception in the result (no traceback
+    may reach the user: tests assert that none was raised)."""
+    return CliRunner().invoke(main, ["--root", str(project.root), *args])
+
+
+def one_line_error(result, *expected, code=1):
+    """The command failed with exit ``code`` and one line naming ``expected``."""
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("nkhandout:")]
+    assert len(lines) == 1, result.output
+    for part in expected:
+        assert part in lines[0], result.output
+
+
+@pytest.fixture
+def fonts_dir(tmp_path, monkeypatch):
+    """A private copy of the installed fonts (times kept), used by the project."""
+    target = tmp_path / "fonts"
+    shutil.copytree(FONTS, target, ignore=shutil.ignore_patterns(".*"))
+    monkeypatch.setenv("NKHANDOUT_FONTS", str(target))
+    return target
+
+
+# -- item 4: every write replaces a link, never writes through it ------------------------------
+
+def test_links_at_every_build_target_are_replaced_not_followed(project, tmp_path, out):
+    # A project with English and one incomplete translation, so that `build --all`
+    # writes a PDF, its stamp and the incomplete marker.
+    for po in project.locales_dir.glob("*.po"):
+        if po.stem != "fr":
+            po.unlink()
+    fr = project.catalog_file("fr")
+    text = fr.read_text("utf-8")
+    blanked = re.sub(r'(msgctxt "title"\nmsgid "[^"]*"\nmsgstr )"[^"]*"', r'\1""', text)
+    assert blanked != text
+    fr.write_text(blanked, "utf-8")
+    outside = {name: tmp_path / f"outside-{name}.txt" for name in ("pdf", "stamp", "marker")}
+    for path in outside.values():
+        path.write_text("do not touch\n", "utf-8")
+    (out / ".nkhandout").mkdir(parents=True)
+    pdf = out / f"{NAME}.en.pdf"
+    links = {
+        "pdf": pdf,
+        "stamp": out / ".nkhandout" / f"{pdf.name}.json",
+        "marker": out / ".nkhandout" / "incomplete.fr",
+    }
+    for name, link in links.items():
+        link.symlink_to(outside[name])
+
+    result = invoke(project, "build", "--all", "--jobs", "1", "--out", str(out))
+
+    assert result.exit_code == 0, result.output
+    for name, path in outside.items():
+        assert path.read_text("utf-8") == "do not touch\n", name
+    for name, link in links.items():
+        assert not link.is_symlink() and link.is_file(), name
+    assert pdf.read_bytes().startswith(b"%PDF-")
+    assert json.loads(links["stamp"].read_text("utf-8"))["inputs"]
+    assert links["marker"].read_text("utf-8")  # the inputs it was incomplete with
+    # The marker does its job: the next run skips fr without rebuilding en.
+    again = invoke(project, "build", "--all", "--jobs", "1", "--out", str(out))
+    assert "built 0, up to date 1" in again.output
+
+
+def test_a_link_as_the_stamp_folder_is_refused(project, tmp_path, out):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out.mkdir()
+    (out / ".nkhandout").symlink_to(elsewhere)
+    result = invoke(project, "build", "--lang", "en", "--jobs", "1", "--out", str(out))
+    one_line_error(result, ".nkhandout", "link")
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_update_replaces_a_link_at_the_template_catalog(project, tmp_path):
+    outside = tmp_path / "outside.pot"
+    outside.write_text("do not touch\n", "utf-8")
+    project.template_file.unlink()
+    project.template_file.symlink_to(outside)
+    result = invoke(project, "update")
+    assert result.exit_code == 0, result.output
+    assert outside.read_text("utf-8") == "do not touch\n"
+    assert not project.template_file.is_symlink()
+    assert 'msgctxt "title"' in project.template_file.read_text("utf-8")
+
+
+def test_fonts_replaces_links_at_the_licence_and_font_files(project, fonts_dir, tmp_path):
+    outside = {name: tmp_path / f"outside-{name}" for name in ("licence", "font")}
+    for path in outside.values():
+        path.write_text("do not touch\n", "utf-8")
+    licence = fonts_dir / "LICENSE-fonts-noto-core.txt"
+    font = fonts_dir / "NotoSans-Regular.ttf"
+    for link, target in ((licence, outside["licence"]), (font, outside["font"])):
+        link.unlink()
+        link.symlink_to(target)
+    result = invoke(project, "fonts")
+    assert result.exit_code == 0, result.output
+    for path in outside.values():
+        assert path.read_text("utf-8") == "do not touch\n"
+    assert not licence.is_symlink() and licence.read_bytes() == (FONTS / licence.name).read_bytes()
+    assert not font.is_symlink() and font.read_bytes() == (FONTS / font.name).read_bytes()
+
+
+# -- items 11 and 14: fonts are checked by content; `fonts` leaves correct files alone ----------
+
+def _same_size_same_mtime(path):
+    """Change one byte of ``path`` in place, then put its times back."""
+    info = os.stat(path)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x55
+    with open(path, "r+b") as handle:
+        handle.write(data)
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+    after = os.stat(path)
+    assert (after.st_size, after.st_mtime_ns) == (info.st_size, info.st_mtime_ns)
+
+
+def test_a_font_replaced_with_same_size_and_time_is_refused(project, fonts_dir, out):
+    built = invoke(project, "build", "--lang", "es", "--jobs", "1", "--out", str(out))
+    assert built.exit_code == 0, built.output
+    before = (out / f"{NAME}.es.pdf").read_bytes()
+    _same_size_same_mtime(fonts_dir / "NotoSans-Regular.ttf")
+
+    result = invoke(project, "build", "--lang", "es", "--jobs", "1", "--out", str(out))
+    one_line_error(result, "NotoSans-Regular.ttf", "SHA-256", "nkhandout fonts")
+    assert (out / f"{NAME}.es.pdf").read_bytes() == before  # the good PDF stays
+    checked = invoke(project, "check", "--lang", "es")
+    assert checked.exit_code == 1 and "NotoSans-Regular.ttf" in checked.output
+
+    fixed = invoke(project, "fonts")
+    assert fixed.exit_code == 0, fixed.output
+    assert "installed NotoSans-Regular.ttf" in fixed.output
+    again = invoke(project, "build", "--lang", "es", "--jobs", "1", "--out", str(out))
+    assert "built 0, up to date 1" in again.output, again.output
+
+
+def test_a_font_that_is_not_the_pinned_one_is_never_built_with(project, fonts_dir, out):
+    _same_size_same_mtime(fonts_dir / "NotoSans-Bold.ttf")
+    result = invoke(project, "build", "--lang", "de", "--jobs", "1", "--out", str(out))
+    one_line_error(result, "NotoSans-Bold.ttf", "nkhandout fonts")
+    assert not (out / f"{NAME}.de.pdf").exists()
+
+
+def test_a_font_without_a_pinned_hash_is_an_error(project, out):
+    manifest = project.templates_dir / "fonts.toml"
+    text = manifest.read_text("utf-8")
+    manifest.write_text(re.sub(r'sha256 = "[0-9a-f]+"\n', "", text, count=1), "utf-8")
+    result = invoke(project, "build", "--lang", "es", "--jobs", "1", "--out", str(out))
+    one_line_error(result, "fonts.toml", "NotoSans-Regular.ttf", "sha256")
+
+
+def test_digests_are_cached_and_a_rewrite_is_still_seen(tmp_path, monkeypatch):
+    folder = tmp_path / "fonts"
+    folder.mkdir()
+    font = folder / "a.ttf"
+    font.write_bytes(b"A" * 1000)
+    real_ns = font_lib.time.time_ns
+    monkeypatch.setattr(font_lib.time, "time_ns", lambda: real_ns() + 10**10)  # "ten seconds later"
+    first = font_lib.digests(folder)
+    assert first == {"a.ttf": font_lib.sha256(font)}
+    assert (folder / font_lib.DIGEST_CACHE).is_file()
+
+    hashed = []
+    real_sha = font_lib.hashlib.sha256
+    monkeypatch.setattr(font_lib.hashlib, "sha256", lambda *a: hashed.append(1) or real_sha(*a))
+    assert font_lib.digests(folder) == first
+    assert hashed == []  # served from the cache
+
+    _same_size_same_mtime(font)
+    assert font_lib.digests(folder)["a.ttf"] != first["a.ttf"]
+    assert hashed  # the change time differed: hashed again
+
+
+def test_fonts_twice_then_build_twice_is_up_to_date(project, fonts_dir, out):
+    # What `make handout` does each time: `nkhandout fonts`, then a build.
+    times = {p.name: p.stat().st_mtime_ns for p in fonts_dir.iterdir() if not p.name.startswith(".")}
+    runs = []
+    for _ in range(2):
+        fonts = invoke(project, "fonts")
+        assert fonts.exit_code == 0, fonts.output
+        assert "installed" not in fonts.output
+        runs.append(invoke(project, "build", "--lang", "es", "--jobs", "1", "--out", str(out)))
+    assert "built 1, up to date 0" in runs[0].output, runs[0].output
+    assert "built 0, up to date 1" in runs[1].output, runs[1].output
+    after = {p.name: p.stat().st_mtime_ns for p in fonts_dir.iterdir() if not p.name.startswith(".")}
+    assert after == times  # nothing was rewritten
