@@ -207,3 +207,58 @@ def test_fonts_twice_then_build_twice_is_up_to_date(project, fonts_dir, out):
     assert "built 0, up to date 1" in runs[1].output, runs[1].output
     after = {p.name: p.stat().st_mtime_ns for p in fonts_dir.iterdir() if not p.name.startswith(".")}
     assert after == times  # nothing was rewritten
+
+
+# -- item 12: templates are sandboxed and read only from templates/ ----------------------------
+
+def _edit_template(project, old, new):
+    path = project.templates_dir / "handout.html.j2"
+    text = path.read_text("utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), "utf-8")
+
+
+@pytest.mark.parametrize("expression", [
+    "{{ h.label.__globals__ }}",
+    "{{ h.label.__globals__['__builtins__']['open']('/etc/hostname').read() }}",
+    "{{ h.__class__.__mro__ }}",
+    "{{ ''.__class__.__subclasses__() }}",
+])
+def test_python_internals_are_refused_in_templates(project, out, expression):
+    _edit_template(project, "<main>", "<main>" + expression)
+    result = invoke(project, "build", "--lang", "en", "--jobs", "1", "--out", str(out))
+    one_line_error(result, "templates/handout.html.j2", "sandbox")
+    assert not (out / f"{NAME}.en.pdf").exists()
+
+
+@pytest.mark.parametrize("name", ["secret.html", "secret.j2", "parts/secret.html"])
+def test_a_template_that_is_a_link_is_refused(project, out, tmp_path, name):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("SECRET-4711\n", "utf-8")
+    link = project.templates_dir / name
+    link.parent.mkdir(exist_ok=True)
+    link.symlink_to(secret)
+    _edit_template(project, "<main>", '<main>{%% include "%s" %%}' % name)
+    for args in (("build", "--lang", "en", "--jobs", "1", "--out", str(out)), ("check", "--lang", "en")):
+        result = invoke(project, *args)
+        one_line_error(result, f"templates/{name}", "link")
+        assert "SECRET-4711" not in result.output
+    assert not (out / f"{NAME}.en.pdf").exists()
+
+
+def test_a_link_to_a_folder_of_templates_is_refused(project, out, tmp_path):
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    (folder / "secret.html").write_text("SECRET-4711\n", "utf-8")
+    (project.templates_dir / "parts").symlink_to(folder)
+    _edit_template(project, "<main>", '<main>{% include "parts/secret.html" %}')
+    result = invoke(project, "build", "--lang", "en", "--jobs", "1", "--out", str(out))
+    one_line_error(result, "templates/parts/secret.html", "link")
+
+
+def test_included_templates_still_work(project, out):
+    (project.templates_dir / "extra.html").write_text("<p>EXTRA-LINE</p>\n", "utf-8")
+    _edit_template(project, "</main>", '{% include "extra.html" %}</main>')
+    result = invoke(project, "build", "--lang", "en", "--jobs", "1", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "EXTRA-LINE" in pdf_text(out / f"{NAME}.en.pdf")
