@@ -262,3 +262,78 @@ def test_included_templates_still_work(project, out):
     result = invoke(project, "build", "--lang", "en", "--jobs", "1", "--out", str(out))
     assert result.exit_code == 0, result.output
     assert "EXTRA-LINE" in pdf_text(out / f"{NAME}.en.pdf")
+
+
+# -- item 6: malformed content and references are one line -------------------------------------
+
+def _edit(path, old, new):
+    text = path.read_text("utf-8")
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1), "utf-8")
+
+
+@pytest.mark.parametrize("case", ["5000 digits", "3000 deep", "huge value", "infinite percent", "blocks"])
+def test_malformed_handout_toml_is_one_line(project, out, case):
+    source = project.source_file
+    if case == "5000 digits":
+        _edit(source, "minutes = { integer = 20 }", "minutes = { integer = 2%s }" % ("0" * 5000))
+    elif case == "3000 deep":
+        _edit(source, "[values]\n", "[values]\ndeep = %s1%s\n" % ("[" * 3000, "]" * 3000))
+    elif case == "huge value":
+        _edit(source, "minutes = { integer = 20 }", "minutes = { integer = 2%s }" % ("0" * 4000))
+    elif case == "infinite percent":
+        _edit(source, "nk_before = { percent = 0.14 }", "nk_before = { percent = inf }")
+    else:
+        with open(source, "a", encoding="utf-8") as handle:
+            handle.write('\n[[sections]]\nid = "extra"\nheading = "Extra"\nblocks = 5\n')
+    for args in (("build", "--lang", "es", "--jobs", "1", "--out", str(out)), ("check", "--lang", "es")):
+        result = invoke(project, *args)
+        one_line_error(result, "content/handout.toml")
+    assert not out.exists() or not any(out.glob("*.pdf"))
+
+
+def test_references_nested_100000_deep_are_one_line(project, out):
+    project.references_file.write_text("[" * 100_000 + "]" * 100_000, "utf-8")
+    result = invoke(project, "build", "--lang", "es", "--jobs", "1", "--out", str(out))
+    one_line_error(result, "content/references.json", "nested too deeply")
+
+
+def _set_field(project, ref_id, path, value):
+    data = json.loads(project.references_file.read_text("utf-8"))
+    item = next(entry for entry in data if entry["id"] == ref_id)
+    target = item
+    for part in path[:-1]:
+        target = target[part]
+    target[path[-1]] = value
+    project.references_file.write_text(json.dumps(data, indent=2), "utf-8")
+
+
+@pytest.mark.parametrize("path, value, field", [
+    (["page"], ["1", "2"], "'page'"),
+    (["author", 0, "given"], 5, "'given'"),
+    (["author", 1, "literal"], 7, "'literal'"),
+    (["container-title-short"], 5, "'container-title-short'"),
+    (["issued", "date-parts"], [[1e400]], "'issued'"),
+    (["issued", "date-parts"], [[2004.5]], "'issued'"),
+    (["volume"], {"n": 1}, "'volume'"),
+    (["DOI"], 10, "'DOI'"),
+    (["title"], ["a"], "'title'"),
+    (["author", 0, "family"], None, "'family'"),
+])
+def test_csl_fields_of_the_wrong_type_are_one_line(project, out, path, value, field):
+    _set_field(project, "moffett2004", path, value)
+    for args in (("build", "--lang", "es", "--jobs", "1", "--out", str(out)), ("check", "--lang", "es")):
+        result = invoke(project, *args)
+        one_line_error(result, "content/references.json:", "'moffett2004'", field)
+    assert not out.exists() or not any(out.glob("*.pdf"))
+
+
+def test_numbers_where_csl_allows_them_are_printed(project, out):
+    # Real exports (Zotero, PubMed) write "page": 5 and "volume": 329.
+    _set_field(project, "moffett2004", ["page"], 5)
+    _set_field(project, "moffett2004", ["volume"], 329)
+    _set_field(project, "moffett2004", ["issued", "date-parts"], [["2004", 11]])
+    result = invoke(project, "build", "--lang", "en", "--jobs", "1", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    printed = " ".join(pdf_text(out / f"{NAME}.en.pdf").split())
+    assert "BMJ. 2004;329(7477):5." in printed, printed
