@@ -85,16 +85,28 @@ def _sync_folder(folder):
 def write_if_changed(path, data, mode=0o644):
     """write_atomic, unless ``path`` is already a regular file (not a link)
     holding exactly ``data``; True when it wrote."""
-    try:
-        info = os.lstat(path)
-        if stat.S_ISREG(info.st_mode) and info.st_size == len(data):
-            with open(path, "rb") as handle:
-                if handle.read(len(data) + 1) == data:
-                    return False
-    except OSError:
-        pass
+    if read_regular(path, len(data)) == data:
+        return False
     write_atomic(path, data, mode)
     return True
+
+
+def read_regular(path, limit=64 * 1024 * 1024):
+    """The bytes of ``path`` if it is a regular file (not a link, a pipe or a
+    device, which could block) of at most ``limit`` bytes; None otherwise."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+                return None
+            data = handle.read(limit + 1)
+        except OSError:
+            return None
+    return data if len(data) <= limit else None
 
 
 def private_folder(path):

@@ -102,17 +102,23 @@ def _stamp_path(pdf):
 
 
 def _sha(path):
-    try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    except OSError:
-        return None
+    from .files import read_regular
+
+    data = read_regular(path)
+    return hashlib.sha256(data).hexdigest() if data is not None else None
 
 
 def up_to_date(pdf, key):
-    """True when ``pdf`` exists, is what was built, and was built from ``key``."""
+    """True when ``pdf`` exists, is what was built, and was built from ``key``.
+    Stamps and PDFs that are links, pipes or devices are never read."""
+    from .files import read_regular
+
+    raw = read_regular(_stamp_path(pdf), 64 * 1024)
     try:
-        stamp = json.loads(_stamp_path(pdf).read_text("utf-8"))
-    except (OSError, ValueError):
+        stamp = json.loads(raw) if raw is not None else None
+    except (ValueError, RecursionError):
+        return False
+    if not isinstance(stamp, dict):
         return False
     return stamp.get("inputs") == key and stamp.get("pdf") == _sha(pdf)
 
@@ -128,10 +134,9 @@ def record(pdf, key):
 
 def skipped_incomplete(out_dir, code, key):
     """True when ``code`` was found incomplete with these very inputs."""
-    try:
-        return (Path(out_dir) / STAMP_DIR / f"incomplete.{code}").read_text("utf-8") == key
-    except OSError:
-        return False
+    from .files import read_regular
+
+    return read_regular(Path(out_dir) / STAMP_DIR / f"incomplete.{code}", 1024) == key.encode("utf-8")
 
 
 def record_incomplete(out_dir, code, key):

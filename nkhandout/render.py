@@ -153,6 +153,9 @@ def _inside(path, roots):
 def isolate_fonts(templates_dir):
     """Hide the system's fonts from the renderer (before WeasyPrint starts)."""
     config = Path(templates_dir) / "fontconfig.conf"
+    if config.is_symlink():
+        raise HandoutError("is a link; links are refused in templates/", "templates/fontconfig.conf",
+                           "replace the link with the file itself")
     if config.is_file():
         os.environ["FONTCONFIG_FILE"] = str(config.resolve())
 

@@ -6,6 +6,9 @@ import json
 import os
 import re
 import shutil
+import stat
+import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -93,6 +96,34 @@ def test_a_link_as_the_stamp_folder_is_refused(project, tmp_path, out):
     result = invoke(project, "build", "--lang", "en", "--jobs", "1", "--out", str(out))
     one_line_error(result, ".nkhandout", "link")
     assert list(elsewhere.iterdir()) == []
+
+
+@pytest.mark.parametrize("planted", ["stamp", "pdf", "marker"])
+def test_pipes_planted_in_the_output_folder_never_block_a_build(project, out, planted):
+    # Old builds opened the stamp, the marker and the PDF with a plain open():
+    # a named pipe there blocked for ever. Run in a process of its own, with a
+    # time limit, so that a hang fails the test instead of hanging it.
+    env = dict(os.environ, NKHANDOUT_ROOT=str(project.root))
+    command = [sys.executable, "-m", "nkhandout", "build", "--jobs", "1", "--out", str(out)]
+    command += ["--all"] if planted == "marker" else ["--lang", "en"]
+    if planted == "marker":
+        for po in project.locales_dir.glob("*.po"):
+            if po.stem != "fr":
+                po.unlink()
+        fr = project.catalog_file("fr")
+        fr.write_text(fr.read_text("utf-8").replace(
+            'msgstr "Cellules NK et fausses couches à répétition"', 'msgstr ""', 1), "utf-8")
+    first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    pdf = out / f"{NAME}.en.pdf"
+    target = {"stamp": out / ".nkhandout" / f"{pdf.name}.json", "pdf": pdf,
+              "marker": out / ".nkhandout" / "incomplete.fr"}[planted]
+    target.unlink()
+    os.mkfifo(target)
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0, again.stderr
+    assert ("built 0" if planted == "marker" else "built 1") in again.stdout
+    assert stat.S_ISREG(target.lstat().st_mode)  # the pipe was replaced
 
 
 def test_update_replaces_a_link_at_the_template_catalog(project, tmp_path):
