@@ -148,7 +148,7 @@ def _one_handout(job, clinic, inputs, renderer, options):
     if isinstance(clinic, HandoutError):
         raise clinic
     if job.target.parent != Path(options["out"]):
-        files.ensure_dir(job.target.parent)
+        files.private_folder(job.target.parent)  # OUT/<clinic>: never a link
     value, _state = builder.prepare(inputs, job.code, draft=options["draft"], paper=options["paper"],
                                     require_reviewed=options["require_reviewed"], clinic=clinic)
     document, html = builder.render_one(renderer, value)

@@ -110,11 +110,13 @@ def read_regular(path, limit=64 * 1024 * 1024):
 
 
 def private_folder(path):
-    """Create the build's own folder ``path`` (such as OUT/.nkhandout); refuse
-    one that is a link, so that nothing is written where a link leads."""
+    """Create a folder the build names itself (OUT/.nkhandout, OUT/<clinic>);
+    refuse one that is a link, so that nothing is written where a link leads."""
     path = Path(path)
+    if path.is_symlink():  # before mkdir, which would follow it
+        raise HandoutError("is a link", str(path), "remove it; the build makes this folder itself")
+    ensure_dir(path)
     try:
-        path.mkdir(parents=True, exist_ok=True)
         info = os.lstat(path)
     except OSError as error:
         raise HandoutError(f"cannot create folder: {error.strerror}", str(path)) from None

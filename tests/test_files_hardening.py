@@ -126,6 +126,19 @@ def test_pipes_planted_in_the_output_folder_never_block_a_build(project, out, pl
     assert stat.S_ISREG(target.lstat().st_mode)  # the pipe was replaced
 
 
+def test_a_link_as_a_clinic_folder_is_refused(project, tmp_path, out):
+    profile = tmp_path / "profiles" / "clinic-a.toml"
+    profile.parent.mkdir()
+    profile.write_text('name = "Clinic A"\nphone = "+1 555 0100"\n', "utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out.mkdir()
+    (out / "clinic-a").symlink_to(elsewhere)
+    result = invoke(project, "build", "--lang", "en", "--clinic", str(profile), "--jobs", "1", "--out", str(out))
+    one_line_error(result, "clinic-a", "link")
+    assert list(elsewhere.iterdir()) == []
+
+
 def test_update_replaces_a_link_at_the_template_catalog(project, tmp_path):
     outside = tmp_path / "outside.pot"
     outside.write_text("do not touch\n", "utf-8")
