@@ -180,20 +180,24 @@ def install(manifest, fonts_dir, log=print):
     holding the package's text, are left alone (not even touched), so that
     running this again changes nothing."""
     fonts_dir = Path(fonts_dir)
-    fonts_dir.mkdir(parents=True, exist_ok=True)
-    mismatches = []
-    installed = digests(fonts_dir, [font.file for font in manifest.fonts], lstat=True)
-    for font in manifest.fonts:
-        if installed.get(font.file) == font.sha256:
-            continue
-        data = _extract(font)
-        if files.write_if_changed(fonts_dir / font.file, data):
-            log(f"installed {font.file}")
-        if hashlib.sha256(data).hexdigest() != font.sha256:
-            mismatches.append(font.file)
-    for package, licence in LICENCES.items():
-        if Path(licence).exists():
-            files.write_if_changed(fonts_dir / f"LICENSE-{package}.txt", Path(licence).read_bytes())
+    try:
+        fonts_dir.mkdir(parents=True, exist_ok=True)
+        mismatches = []
+        installed = digests(fonts_dir, [font.file for font in manifest.fonts], lstat=True)
+        for font in manifest.fonts:
+            if installed.get(font.file) == font.sha256:
+                continue
+            data = _extract(font)
+            if files.write_if_changed(fonts_dir / font.file, data):
+                log(f"installed {font.file}")
+            if hashlib.sha256(data).hexdigest() != font.sha256:
+                mismatches.append(font.file)
+        for package, licence in LICENCES.items():
+            if Path(licence).exists():
+                files.write_if_changed(fonts_dir / f"LICENSE-{package}.txt", Path(licence).read_bytes())
+    except OSError as error:
+        raise HandoutError(f"cannot install the fonts: {error.strerror or error}", str(fonts_dir),
+                           "NKHANDOUT_FONTS chooses another folder") from None
     return mismatches
 
 

@@ -151,6 +151,27 @@ def test_update_replaces_a_link_at_the_template_catalog(project, tmp_path):
     assert 'msgctxt "title"' in project.template_file.read_text("utf-8")
 
 
+def test_catalog_commands_replace_a_link_inside_content(project):
+    # A catalog may be a link to another file inside content/ (it is read);
+    # writing it replaces the link and leaves the file it led to alone.
+    real = project.content_dir / "es-real.po"
+    catalog = project.catalog_file("es")
+    catalog.rename(real)
+    catalog.symlink_to(real)
+    before = real.read_bytes()
+    result = invoke(project, "mark-reviewed", "es", "--by", "Ana Ruiz, MD")
+    assert result.exit_code == 0, result.output
+    assert real.read_bytes() == before
+    assert not catalog.is_symlink() and "X-Reviewed-By: Ana Ruiz, MD" in catalog.read_text("utf-8")
+
+
+def test_fonts_into_a_folder_it_cannot_make_is_one_line(project, tmp_path, monkeypatch):
+    not_a_folder = tmp_path / "fonts"
+    not_a_folder.write_text("a file where the fonts folder should be\n", "utf-8")
+    monkeypatch.setenv("NKHANDOUT_FONTS", str(not_a_folder))
+    one_line_error(invoke(project, "fonts"), "cannot install the fonts", str(not_a_folder))
+
+
 def test_fonts_replaces_links_at_the_licence_and_font_files(project, fonts_dir, tmp_path):
     outside = {name: tmp_path / f"outside-{name}" for name in ("licence", "font")}
     for path in outside.values():
