@@ -8,6 +8,7 @@ it and the hash of the PDF itself.
 
 import hashlib
 import json
+import os
 import re
 import stat
 import tomllib
@@ -55,7 +56,8 @@ def shared_hash(root, fonts_dir):
     for path in (root / "content" / "handout.toml", root / "content" / "references.json"):
         _file_digest(digest, path)
     templates = root / "templates"
-    for path in sorted(p for p in templates.iterdir() if p.is_file()):
+    for path in _template_files(templates):
+        digest.update(str(path.relative_to(templates)).encode())
         _file_digest(digest, path)
     from .fonts import digests  # standard library only, like this module
 
@@ -63,6 +65,18 @@ def shared_hash(root, fonts_dir):
         if sha is not None:
             digest.update(f"{name}:{sha}".encode())
     return digest.hexdigest()
+
+
+def _template_files(templates):
+    """Every file under templates/ (included templates in sub-folders too),
+    less the installed fonts (hashed by content apart) and hidden files."""
+    found = []
+    for folder, subfolders, names in os.walk(templates):
+        here = Path(folder)
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith(".")
+                               and not (here == templates and d == "fonts"))
+        found += [here / name for name in names if not name.startswith(".")]
+    return sorted(found)
 
 
 def candidate_codes(project):

@@ -329,6 +329,20 @@ def test_included_templates_still_work(project, out):
     assert "EXTRA-LINE" in pdf_text(out / f"{NAME}.en.pdf")
 
 
+def test_a_change_to_an_included_template_in_a_folder_rebuilds(project, out):
+    part = project.templates_dir / "parts" / "extra.html"
+    part.parent.mkdir()
+    part.write_text("<p>FIRST-VERSION</p>\n", "utf-8")
+    _edit_template(project, "</main>", '{% include "parts/extra.html" %}</main>')
+    build = ("build", "--lang", "en", "--jobs", "1", "--out", str(out))
+    assert "built 1" in invoke(project, *build).output
+    assert "up to date 1" in invoke(project, *build).output
+    part.write_text("<p>SECOND-VERSION</p>\n", "utf-8")
+    result = invoke(project, *build)
+    assert "built 1" in result.output, result.output
+    assert "SECOND-VERSION" in pdf_text(out / f"{NAME}.en.pdf")
+
+
 # -- item 6: malformed content and references are one line -------------------------------------
 
 def _edit(path, old, new):
