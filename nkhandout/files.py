@@ -131,14 +131,18 @@ def remove_stale(folder, min_age=2.0):
     import time
 
     folder = Path(folder)
-    if not folder.is_dir():
-        return 0
+    if not folder.is_dir() or folder.is_symlink():
+        return 0  # never clean up where a link leads
     removed = 0
     for temp in folder.glob(f".*{TEMP_SUFFIX}"):
         try:
             if time.time() - temp.stat().st_mtime < min_age:
                 continue
-            with open(temp, "rb") as handle:
+            # Not through a link, and never blocking on a pipe planted here.
+            fd = os.open(temp, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            with os.fdopen(fd, "rb") as handle:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    continue
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
                 temp.unlink()
                 removed += 1

@@ -9,6 +9,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -124,6 +125,25 @@ def test_pipes_planted_in_the_output_folder_never_block_a_build(project, out, pl
     assert again.returncode == 0, again.stderr
     assert ("built 0" if planted == "marker" else "built 1") in again.stdout
     assert stat.S_ISREG(target.lstat().st_mode)  # the pipe was replaced
+
+
+def test_cleanup_neither_blocks_on_a_pipe_nor_follows_a_link(project, tmp_path, out):
+    out.mkdir()
+    pipe = out / ".x.pdf.0000.nkhandout-tmp"
+    os.mkfifo(pipe)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    theirs = elsewhere / ".theirs.nkhandout-tmp"
+    theirs.write_text("not ours to delete\n", "utf-8")
+    (out / "clinic-b").symlink_to(elsewhere)
+    old = time.time() - 3600
+    for path in (pipe, theirs):
+        os.utime(path, (old, old), follow_symlinks=False)
+    env = dict(os.environ, NKHANDOUT_ROOT=str(project.root))
+    command = [sys.executable, "-m", "nkhandout", "build", "--lang", "en", "--jobs", "1", "--out", str(out)]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert theirs.read_text("utf-8") == "not ours to delete\n"
 
 
 def test_a_link_as_a_clinic_folder_is_refused(project, tmp_path, out):
