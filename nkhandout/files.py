@@ -27,8 +27,7 @@ def write_atomic(path, data, mode=0o644):
     This is the one way nkhandout writes a file. The temporary file is made
     in the same folder with O_CREAT | O_EXCL | O_NOFOLLOW, so it is always a
     new file of our own; the rename then replaces whatever is at ``path``. A
-    link planted at ``path`` is replaced, never written through. ``data`` is
-    bytes, or a function that writes into the open binary file.
+    link planted at ``path`` is replaced, never written through.
 
     The temporary file is locked while it is written, so that a later build
     can tell a file left by a killed build (unlocked) from one being written
@@ -51,10 +50,7 @@ def write_atomic(path, data, mode=0o644):
     try:
         with os.fdopen(fd, "wb") as handle:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            if callable(data):
-                data(handle)
-            else:
-                handle.write(data)
+            handle.write(data)
             handle.flush()
             os.fchmod(handle.fileno(), mode)
             os.fsync(handle.fileno())
