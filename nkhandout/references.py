@@ -30,7 +30,8 @@ def load(path, where=None, inside=None):
     except json.JSONDecodeError as error:
         raise HandoutError(f"malformed CSL-JSON: {error.msg}", f"{where}:{error.lineno}") from None
     except RecursionError:
-        raise HandoutError("malformed CSL-JSON: nested too deeply", where,
+        line = _line_too_deep(text)
+        raise HandoutError("malformed CSL-JSON: nested too deeply", f"{where}:{line}" if line else where,
                            "a reference is a flat object with lists of names") from None
     except ValueError as error:
         raise HandoutError(f"malformed CSL-JSON: {str(error).split(';')[0][:120]}", where) from None
@@ -48,6 +49,30 @@ def load(path, where=None, inside=None):
         _validate(item, key, f"{where}:{_line_of_id(text, key)}" if _line_of_id(text, key) else where)
         refs[key] = item
     return refs
+
+
+def _line_too_deep(text, limit=100):
+    """The line where JSON ``text`` first nests deeper than ``limit`` (0 if never)."""
+    depth, line, in_string, escaped = 0, 1, False, False
+    for char in text:
+        if char == "\n":
+            line += 1
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return line
+        elif char in "]}":
+            depth -= 1
+    return 0
 
 
 def _line_of_id(text, key):

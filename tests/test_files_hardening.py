@@ -392,9 +392,9 @@ def test_malformed_handout_toml_is_one_line(project, out, case):
 
 
 def test_references_nested_100000_deep_are_one_line(project, out):
-    project.references_file.write_text("[" * 100_000 + "]" * 100_000, "utf-8")
+    project.references_file.write_text("[\n" + "[" * 100_000 + "]" * 100_000 + "\n]\n", "utf-8")
     result = invoke(project, "build", "--lang", "es", "--jobs", "1", "--out", str(out))
-    one_line_error(result, "content/references.json", "nested too deeply")
+    one_line_error(result, "content/references.json:2:", "nested too deeply")
 
 
 def _set_field(project, ref_id, path, value):
