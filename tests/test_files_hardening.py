@@ -185,6 +185,19 @@ def test_catalog_commands_replace_a_link_inside_content(project):
     assert not catalog.is_symlink() and "X-Reviewed-By: Ana Ruiz, MD" in catalog.read_text("utf-8")
 
 
+@pytest.mark.parametrize("command", [("update",), ("mark-reviewed", "es", "--by", "Ana Ruiz, MD")])
+def test_a_catalog_linked_outside_content_is_never_written(project, tmp_path, command):
+    outside = tmp_path / "outside.po"
+    catalog = project.catalog_file("es")
+    outside.write_bytes(catalog.read_bytes())
+    before = outside.read_bytes()
+    catalog.unlink()
+    catalog.symlink_to(outside)
+    one_line_error(invoke(project, *command), "content/locales/es.po", "outside")
+    assert outside.read_bytes() == before
+    assert catalog.is_symlink()
+
+
 def test_fonts_into_a_folder_it_cannot_make_is_one_line(project, tmp_path, monkeypatch):
     not_a_folder = tmp_path / "fonts"
     not_a_folder.write_text("a file where the fonts folder should be\n", "utf-8")
