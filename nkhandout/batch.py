@@ -31,12 +31,12 @@ class Result:
 
 
 def _handout_name(project):
-    from .content import MAX_SOURCE_BYTES
+    from .content import MAX_SOURCE_BYTES, parse_toml
     from .project import read_limited
 
     try:
         raw = read_limited(project.source_file, MAX_SOURCE_BYTES, "content/handout.toml", project.content_dir)
-        name = tomllib.loads(raw.decode("utf-8"))["meta"]["name"]
+        name = parse_toml(raw.decode("utf-8"), "content/handout.toml")["meta"]["name"]
     except (HandoutError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError):
         return None
     return name if isinstance(name, str) and re.fullmatch(r"[a-z0-9][a-z0-9-]{0,80}", name) else None
@@ -148,7 +148,7 @@ def _one_handout(job, clinic, inputs, renderer, options):
     if isinstance(clinic, HandoutError):
         raise clinic
     if job.target.parent != Path(options["out"]):
-        files.ensure_dir(job.target.parent)
+        files.private_folder(job.target.parent)  # OUT/<clinic>: never a link
     value, _state = builder.prepare(inputs, job.code, draft=options["draft"], paper=options["paper"],
                                     require_reviewed=options["require_reviewed"], clinic=clinic)
     document, html = builder.render_one(renderer, value)

@@ -34,8 +34,10 @@ def template(source, templates_dir, rel):
         flags = ("python-brace-format",) if content.placeholders(unit.text) else ()
         pot.add(unit.text, context=unit.context, auto_comments=[unit.comment],
                 locations=[(source_rel, unit.line)], flags=flags)
+    from .render import read_template
+
     for path in sorted(templates_dir.glob("*.j2")):
-        with path.open("rb") as handle:
+        with io.BytesIO(read_template(templates_dir, path.name)) as handle:
             for line, msgid, comments, context in extract(
                     "jinja2.ext:babel_extract", handle, comment_tags=COMMENT_TAGS,
                     strip_comment_tags=True, options={"trimmed": "true"}):

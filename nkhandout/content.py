@@ -1,6 +1,7 @@
 """The English source: load content/handout.toml into translatable units."""
 
 import datetime
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ MAX_SOURCE_BYTES = 256 * 1024
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 _SECTION_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 VALUE_KINDS = ("integer", "percent")
+MAX_VALUE = 10**12  # [values] print as ordinary numbers
 
 
 @dataclass(frozen=True)
@@ -67,13 +69,32 @@ def load(path, where=None, inside=None):
 
     where = where or str(path)
     text = read_utf8(path, MAX_SOURCE_BYTES, where, inside)
+    data = parse_toml(text, where)
+    return _build(data, text.splitlines(), where, path)
+
+
+def parse_toml(text, where):
+    """``text`` as TOML; every way it can fail is one HandoutError."""
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         line = re.search(r"line (\d+)", str(error))
         raise HandoutError(f"TOML syntax error: {str(error).split(' (at')[0]}",
                            f"{where}:{line.group(1) if line else 1}") from None
-    return _build(data, text.splitlines(), where, path)
+    except RecursionError:
+        line = _first_line(text, r"(?:[\[{]\s*){50}")
+        raise HandoutError("TOML nested too deeply", f"{where}:{line}" if line else where,
+                           "arrays and tables nest a few levels at most") from None
+    except ValueError as error:  # an integer of more than 4,300 digits, for one
+        line = _first_line(text, r"[0-9_]{1000}")
+        raise HandoutError(f"TOML value out of range: {str(error).split(';')[0][:120]}",
+                           f"{where}:{line}" if line else where, "write numbers of a few digits") from None
+
+
+def _first_line(text, pattern):
+    """The 1-based line of the first match of ``pattern`` (0 if none)."""
+    match = re.search(pattern, text)
+    return text[: match.start()].count("\n") + 1 if match else 0
 
 
 def _require(mapping, key, kind, where, parent):
@@ -94,7 +115,7 @@ def _build(data, lines, where, path):
     reviewed = meta.get("reviewed")
     if not isinstance(reviewed, datetime.date) or isinstance(reviewed, datetime.datetime):
         raise HandoutError("'meta.reviewed' must be a date such as 2026-11-24", where)
-    values = _values(data.get("values", {}), where)
+    values = _values(data.get("values", {}), where, lines)
     text = _require(data, "text", dict, where, "")
     units = []
 
@@ -127,7 +148,10 @@ def _build(data, lines, where, path):
         heading = unit(f"{sid}.heading", heading_text, f"Heading of section '{sid}'.", f"sections.{sid}.heading")
         blocks = []
         paragraphs = items = 0
-        for block in raw.get("blocks", []):
+        raw_blocks = raw.get("blocks", [])
+        if not isinstance(raw_blocks, list):
+            raise HandoutError(f"section '{sid}': blocks must be a list of p = \"...\" or ul = [...]", where)
+        for block in raw_blocks:
             if not isinstance(block, dict) or len(block) != 1 or not ({"p", "ul"} & block.keys()):
                 raise HandoutError(f"section '{sid}': each block is either p = \"...\" or ul = [...]", where)
             if "p" in block:
@@ -152,7 +176,7 @@ def _build(data, lines, where, path):
     return Source(path, name, version, reviewed, values, title, lead, disclaimer, tuple(sections), tuple(units))
 
 
-def _values(raw, where):
+def _values(raw, where, lines=()):
     if not isinstance(raw, dict):
         raise HandoutError("[values] must be a table", where)
     values = {}
@@ -162,6 +186,10 @@ def _values(raw, where):
         kind, number = next(iter(spec.items()))
         if isinstance(number, bool) or not isinstance(number, (int, float)):
             raise HandoutError(f"values.{key}.{kind} must be a number", where)
+        if abs(number) >= MAX_VALUE or not math.isfinite(number):
+            line = next((n for n, text in enumerate(lines, 1) if re.match(rf"\s*{re.escape(key)}\s*=", text)), 0)
+            raise HandoutError(f"values.{key}.{kind} is out of range", f"{where}:{line}" if line else where,
+                               f"use a finite number below {MAX_VALUE:,}")
         values[key] = (kind, number)
     return values
 

@@ -1,7 +1,7 @@
 """Writing files so that nobody ever sees half of one."""
 
 import os
-import tempfile
+import stat
 from pathlib import Path
 
 from .errors import HandoutError
@@ -21,29 +21,104 @@ def ensure_dir(path):
 TEMP_SUFFIX = ".nkhandout-tmp"
 
 
-def write_atomic(path, data):
+def write_atomic(path, data, mode=0o644):
     """Write ``data`` to ``path`` through a temporary file and a rename.
+
+    This is the one way nkhandout writes a file. The temporary file is made
+    in the same folder with O_CREAT | O_EXCL | O_NOFOLLOW, so it is always a
+    new file of our own; the rename then replaces whatever is at ``path``. A
+    link planted at ``path`` is replaced, never written through.
 
     The temporary file is locked while it is written, so that a later build
     can tell a file left by a killed build (unlocked) from one being written
     now (see remove_stale).
     """
     import fcntl
+    import secrets
 
     path = Path(path)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    for _attempt in range(100):
+        temp = path.parent / f".{path.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
+        try:
+            fd = os.open(temp, flags, 0o600)
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise FileExistsError(f"no free temporary name beside {path}")
     try:
         with os.fdopen(fd, "wb") as handle:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
             handle.write(data)
             handle.flush()
+            os.fchmod(handle.fileno(), mode)
             os.fsync(handle.fileno())
-            os.chmod(temp, 0o644)
             os.replace(temp, path)
     except BaseException:
-        if os.path.exists(temp):
+        try:
             os.unlink(temp)
+        except OSError:
+            pass
         raise
+    _sync_folder(path.parent)
+
+
+def _sync_folder(folder):
+    """Make a rename in ``folder`` durable (where the system allows it)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_if_changed(path, data, mode=0o644):
+    """write_atomic, unless ``path`` is already a regular file (not a link)
+    holding exactly ``data``; True when it wrote."""
+    if read_regular(path, len(data)) == data:
+        return False
+    write_atomic(path, data, mode)
+    return True
+
+
+def read_regular(path, limit=64 * 1024 * 1024):
+    """The bytes of ``path`` if it is a regular file (not a link, a pipe or a
+    device, which could block) of at most ``limit`` bytes; None otherwise."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+                return None
+            data = handle.read(limit + 1)
+        except OSError:
+            return None
+    return data if len(data) <= limit else None
+
+
+def private_folder(path):
+    """Create a folder the build names itself (OUT/.nkhandout, OUT/<clinic>);
+    refuse one that is a link, so that nothing is written where a link leads."""
+    path = Path(path)
+    if path.is_symlink():  # before mkdir, which would follow it
+        raise HandoutError("is a link", str(path), "remove it; the build makes this folder itself")
+    ensure_dir(path)
+    try:
+        info = os.lstat(path)
+    except OSError as error:
+        raise HandoutError(f"cannot create folder: {error.strerror}", str(path)) from None
+    if not stat.S_ISDIR(info.st_mode):
+        raise HandoutError("is a link or not a folder", str(path), "remove it; the build makes its own")
+    return path
 
 
 def remove_stale(folder, min_age=2.0):
@@ -52,14 +127,18 @@ def remove_stale(folder, min_age=2.0):
     import time
 
     folder = Path(folder)
-    if not folder.is_dir():
-        return 0
+    if not folder.is_dir() or folder.is_symlink():
+        return 0  # never clean up where a link leads
     removed = 0
     for temp in folder.glob(f".*{TEMP_SUFFIX}"):
         try:
             if time.time() - temp.stat().st_mtime < min_age:
                 continue
-            with open(temp, "rb") as handle:
+            # Not through a link, and never blocking on a pipe planted here.
+            fd = os.open(temp, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            with os.fdopen(fd, "rb") as handle:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    continue
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
                 temp.unlink()
                 removed += 1

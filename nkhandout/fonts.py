@@ -2,19 +2,25 @@
 and check that they can draw a locale's text."""
 
 import hashlib
+import io
+import json
 import os
 import re
-import shutil
-import tempfile
+import stat
+import time
 import tomllib
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from . import files
 from .errors import HandoutError
 
 MANIFEST = "fonts.toml"
+# Beside the fonts: the SHA-256 of each font file, keyed by what the file
+# system says about it (see digests).
+DIGEST_CACHE = ".nkhandout-digests.json"
 LICENCES = {
     "fonts-noto-core": "/usr/share/doc/fonts-noto-core/copyright",
     "fonts-noto-cjk": "/usr/share/doc/fonts-noto-cjk/copyright",
@@ -82,10 +88,13 @@ class Manifest:
 
 
 def load_manifest(templates_dir):
+    from .project import read_limited
+
     path = Path(templates_dir) / MANIFEST
+    raw = read_limited(path, 64 * 1024, str(path), inside=templates_dir)
     try:
-        data = tomllib.loads(path.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError, ValueError, RecursionError) as error:
         raise HandoutError(f"cannot read the font manifest: {error}", str(path)) from None
     try:
         fonts = tuple(
@@ -93,7 +102,7 @@ def load_manifest(templates_dir):
                  f.get("face"), f.get("sha256"), tuple(f.get("subset", ())))
             for f in data.get("font", [])
         )
-    except (KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise HandoutError(f"each [[font]] needs family, weight, file, package and source ({error})",
                            str(path)) from None
     for font in fonts:
@@ -103,19 +112,27 @@ def load_manifest(templates_dir):
         if not re.fullmatch(r"[A-Za-z0-9 ]+", font.family):
             raise HandoutError(f"font family {font.family!r} may hold only letters, digits and spaces",
                                str(path))
-    return Manifest(fonts, data.get("stacks", {"default": []}))
+        if not isinstance(font.sha256, str) or not re.fullmatch(r"[0-9a-f]{64}", font.sha256):
+            raise HandoutError(f"font {font.file} has no sha256 (64 lower-case hex digits)", str(path),
+                               "every [[font]] pins its file's SHA-256; sha256sum prints it")
+    stacks = data.get("stacks", {"default": []})
+    if not isinstance(stacks, dict) or not all(
+            isinstance(v, list) and all(isinstance(f, str) for f in v) for v in stacks.values()):
+        raise HandoutError("[stacks] must map locale codes to lists of font families", str(path))
+    stacks.setdefault("default", [])
+    return Manifest(fonts, stacks)
 
 
-def _extract(font, target):
-    """Copy ``font`` from its package into ``target`` (one face of a collection)."""
+def _extract(font):
+    """The bytes of ``font``, taken from its package (one face of a
+    collection, cut down to its character sets)."""
     source = Path(font.source)
     if not source.exists():
         raise HandoutError(
             f"font {font.file} needs {source}, from Debian's {font.package}",
             hint="run `make setup`, or apt-get install " + font.package)
     if not font.face and not font.subset:
-        shutil.copyfile(source, target)
-        return
+        return source.read_bytes()
     from fontTools.ttLib import TTCollection, TTFont
 
     if font.face:
@@ -143,7 +160,9 @@ def _extract(font, target):
         subsetter = subset.Subsetter(options)
         subsetter.populate(unicodes=charset(font.subset))
         subsetter.subset(face)
-    face.save(str(target), reorderTables=True)
+    buffer = io.BytesIO()
+    face.save(buffer, reorderTables=True)
+    return buffer.getvalue()
 
 
 def sha256(path):
@@ -155,38 +174,120 @@ def sha256(path):
 
 
 def install(manifest, fonts_dir, log=print):
-    """Put every font of ``manifest`` into ``fonts_dir``; return mismatches."""
+    """Put every font of ``manifest`` into ``fonts_dir``; return mismatches.
+
+    A font already there with the pinned SHA-256, and a licence file already
+    holding the package's text, are left alone (not even touched), so that
+    running this again changes nothing."""
     fonts_dir = Path(fonts_dir)
-    fonts_dir.mkdir(parents=True, exist_ok=True)
-    mismatches = []
-    for font in manifest.fonts:
-        target = fonts_dir / font.file
-        if not target.exists():
-            fd, temp = tempfile.mkstemp(dir=fonts_dir, prefix=".tmp-", suffix=".font")
-            os.close(fd)
-            try:
-                _extract(font, temp)
-                os.chmod(temp, 0o644)
-                os.replace(temp, target)
-            finally:
-                if os.path.exists(temp):
-                    os.unlink(temp)
-            log(f"installed {font.file}")
-        if font.sha256 and sha256(target) != font.sha256:
-            mismatches.append(font.file)
-    for package, licence in LICENCES.items():
-        if Path(licence).exists():
-            shutil.copyfile(licence, fonts_dir / f"LICENSE-{package}.txt")
+    try:
+        fonts_dir.mkdir(parents=True, exist_ok=True)
+        mismatches = []
+        installed = digests(fonts_dir, [font.file for font in manifest.fonts], lstat=True)
+        for font in manifest.fonts:
+            if installed.get(font.file) == font.sha256:
+                continue
+            data = _extract(font)
+            if files.write_if_changed(fonts_dir / font.file, data):
+                log(f"installed {font.file}")
+            if hashlib.sha256(data).hexdigest() != font.sha256:
+                mismatches.append(font.file)
+        for package, licence in LICENCES.items():
+            if Path(licence).exists():
+                files.write_if_changed(fonts_dir / f"LICENSE-{package}.txt", Path(licence).read_bytes())
+    except OSError as error:
+        raise HandoutError(f"cannot install the fonts: {error.strerror or error}", str(fonts_dir),
+                           "NKHANDOUT_FONTS chooses another folder") from None
     return mismatches
 
 
+def _identity(info):
+    """What must stay the same for a cached digest to hold. The change time
+    (ctime) is in it: any write, rename or utime() sets it to now, and no
+    user can set it back, so a file replaced by other bytes of the same size
+    and modification time is still hashed again."""
+    return [info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns]
+
+
+def _read_cache(path):
+    try:
+        info = os.lstat(path)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > 1 << 20:
+            return {}
+        data = json.loads(Path(path).read_bytes())
+    except (OSError, ValueError, RecursionError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def digests(fonts_dir, names=None, lstat=False):
+    """{file name: SHA-256} of the files in ``fonts_dir`` (``names``, or every
+    file not starting with a dot); None for one that is missing or not a
+    regular file (with ``lstat``, a link counts as not a regular file).
+
+    Hashing is cached in DIGEST_CACHE, keyed by _identity(); a file changed
+    less than two seconds ago is not cached, since a change within the same
+    clock tick could leave its identity as it was (as Git does for its index).
+    """
+    fonts_dir = Path(fonts_dir)
+    if names is None:
+        try:
+            names = sorted(p.name for p in fonts_dir.iterdir() if not p.name.startswith("."))
+        except OSError:
+            return {}
+    cache_path = fonts_dir / DIGEST_CACHE
+    cache = _read_cache(cache_path)
+    found, changed = {}, False
+    for name in names:
+        path = fonts_dir / name
+        try:
+            info = os.lstat(path) if lstat else os.stat(path)
+        except OSError:
+            found[name] = None
+            continue
+        if not stat.S_ISREG(info.st_mode):
+            found[name] = None
+            continue
+        identity = _identity(info)
+        entry = cache.get(name)
+        if isinstance(entry, dict) and entry.get("stat") == identity and isinstance(entry.get("sha256"), str):
+            found[name] = entry["sha256"]
+            continue
+        digest = hashlib.sha256()
+        try:
+            with open(path, "rb") as handle:
+                for chunk in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(chunk)
+                after = _identity(os.fstat(handle.fileno()))
+        except OSError:
+            found[name] = None
+            continue
+        found[name] = digest.hexdigest()
+        if after == identity and time.time_ns() - info.st_ctime_ns > 2_000_000_000:
+            cache[name] = {"stat": identity, "sha256": found[name]}
+            changed = True
+    if changed:
+        try:
+            files.write_atomic(cache_path, json.dumps(cache, sort_keys=True).encode())
+        except OSError:
+            pass  # a read-only fonts folder: hash again next time
+    return found
+
+
 def check_installed(manifest, fonts_dir, code):
-    """Raise unless every font the locale needs is in ``fonts_dir``."""
-    for font in manifest.fonts_for(code):
-        if not (Path(fonts_dir) / font.file).is_file():
+    """Raise unless every font the locale needs is in ``fonts_dir``, with
+    the SHA-256 that templates/fonts.toml pins."""
+    needed = manifest.fonts_for(code)
+    found = digests(fonts_dir, [font.file for font in needed])
+    for font in needed:
+        if found.get(font.file) is None:
             raise HandoutError(
                 f"font {font.file} is not installed", str(fonts_dir),
                 "run `make setup` (or `nkhandout fonts`)")
+        if found[font.file] != font.sha256:
+            raise HandoutError(
+                f"font {font.file} is not the pinned one (its SHA-256 differs from templates/fonts.toml)",
+                str(Path(fonts_dir) / font.file), "run `nkhandout fonts` to reinstall it")
 
 
 @lru_cache(maxsize=32)

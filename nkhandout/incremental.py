@@ -8,6 +8,7 @@ it and the hash of the PDF itself.
 
 import hashlib
 import json
+import os
 import re
 import stat
 import tomllib
@@ -55,13 +56,27 @@ def shared_hash(root, fonts_dir):
     for path in (root / "content" / "handout.toml", root / "content" / "references.json"):
         _file_digest(digest, path)
     templates = root / "templates"
-    for path in sorted(p for p in templates.iterdir() if p.is_file()):
+    for path in _template_files(templates):
+        digest.update(str(path.relative_to(templates)).encode())
         _file_digest(digest, path)
-    for path in sorted(Path(fonts_dir).glob("*")):
-        if path.is_file():
-            stat = path.stat()
-            digest.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    from .fonts import digests  # standard library only, like this module
+
+    for name, sha in digests(fonts_dir).items():  # by content, cached
+        if sha is not None:
+            digest.update(f"{name}:{sha}".encode())
     return digest.hexdigest()
+
+
+def _template_files(templates):
+    """Every file under templates/ (included templates in sub-folders too),
+    less the installed fonts (hashed by content apart) and hidden files."""
+    found = []
+    for folder, subfolders, names in os.walk(templates):
+        here = Path(folder)
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith(".")
+                               and not (here == templates and d == "fonts"))
+        found += [here / name for name in names if not name.startswith(".")]
+    return sorted(found)
 
 
 def candidate_codes(project):
@@ -101,39 +116,45 @@ def _stamp_path(pdf):
 
 
 def _sha(path):
-    try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    except OSError:
-        return None
+    from .files import read_regular
+
+    data = read_regular(path)
+    return hashlib.sha256(data).hexdigest() if data is not None else None
 
 
 def up_to_date(pdf, key):
-    """True when ``pdf`` exists, is what was built, and was built from ``key``."""
+    """True when ``pdf`` exists, is what was built, and was built from ``key``.
+    Stamps and PDFs that are links, pipes or devices are never read."""
+    from .files import read_regular
+
+    raw = read_regular(_stamp_path(pdf), 64 * 1024)
     try:
-        stamp = json.loads(_stamp_path(pdf).read_text("utf-8"))
-    except (OSError, ValueError):
+        stamp = json.loads(raw) if raw is not None else None
+    except (ValueError, RecursionError):
+        return False
+    if not isinstance(stamp, dict):
         return False
     return stamp.get("inputs") == key and stamp.get("pdf") == _sha(pdf)
 
 
 def record(pdf, key):
     """Remember that ``pdf`` was built from ``key`` (written atomically)."""
-    from .files import write_atomic
+    from .files import private_folder, write_atomic
 
     path = _stamp_path(pdf)
-    path.parent.mkdir(exist_ok=True)
+    private_folder(path.parent)
     write_atomic(path, json.dumps({"inputs": key, "pdf": _sha(pdf)}).encode())
 
 
 def skipped_incomplete(out_dir, code, key):
     """True when ``code`` was found incomplete with these very inputs."""
-    try:
-        return (Path(out_dir) / STAMP_DIR / f"incomplete.{code}").read_text("utf-8") == key
-    except OSError:
-        return False
+    from .files import read_regular
+
+    return read_regular(Path(out_dir) / STAMP_DIR / f"incomplete.{code}", 1024) == key.encode("utf-8")
 
 
 def record_incomplete(out_dir, code, key):
-    folder = Path(out_dir) / STAMP_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"incomplete.{code}").write_text(key, "utf-8")
+    from .files import private_folder, write_atomic
+
+    folder = private_folder(Path(out_dir) / STAMP_DIR)
+    write_atomic(folder / f"incomplete.{code}", key.encode("utf-8"))

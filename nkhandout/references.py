@@ -11,6 +11,7 @@ MAX_REFERENCES_BYTES = 512 * 1024
 MAX_AUTHORS = 6  # NLM: list the first six, then "et al."
 CITATION = re.compile(r"\[@([^\]]*)\]")
 _KEY = re.compile(r"^[A-Za-z0-9_:.-]+$")
+NUMBER_FIELDS = ("volume", "issue", "page")
 
 # Words printed around citation data; they are translated like any label.
 WORDS = {
@@ -28,8 +29,12 @@ def load(path, where=None, inside=None):
         data = json.loads(text, object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError as error:
         raise HandoutError(f"malformed CSL-JSON: {error.msg}", f"{where}:{error.lineno}") from None
+    except RecursionError:
+        line = _line_too_deep(text)
+        raise HandoutError("malformed CSL-JSON: nested too deeply", f"{where}:{line}" if line else where,
+                           "a reference is a flat object with lists of names") from None
     except ValueError as error:
-        raise HandoutError(f"malformed CSL-JSON: {error}", where) from None
+        raise HandoutError(f"malformed CSL-JSON: {str(error).split(';')[0][:120]}", where) from None
     if not isinstance(data, list):
         raise HandoutError("CSL-JSON must be a list of references", where)
     refs = {}
@@ -41,26 +46,96 @@ def load(path, where=None, inside=None):
             raise HandoutError(f"entry {index} has no usable 'id'", where)
         if key in refs:
             raise HandoutError(f"duplicate id {key!r}", where)
-        for field in ("title", "container-title"):
-            if not isinstance(item.get(field), str) or not item[field].strip():
-                raise HandoutError(f"reference {key!r} needs a '{field}'", where)
-        authors = item.get("author")
-        if not isinstance(authors, list) or not authors or not all(
-            isinstance(a, dict) and (isinstance(a.get("family"), str) or isinstance(a.get("literal"), str))
-            for a in authors
-        ):
-            raise HandoutError(f"reference {key!r} needs 'author' as a list of names", where)
-        if _year(item) is None:
-            raise HandoutError(f"reference {key!r} needs 'issued' with date-parts", where)
+        _validate(item, key, f"{where}:{_line_of_id(text, key)}" if _line_of_id(text, key) else where)
         refs[key] = item
     return refs
 
 
+def _line_too_deep(text, limit=100):
+    """The line where JSON ``text`` first nests deeper than ``limit`` (0 if never)."""
+    depth, line, in_string, escaped = 0, 1, False, False
+    for char in text:
+        if char == "\n":
+            line += 1
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return line
+        elif char in "]}":
+            depth -= 1
+    return 0
+
+
+def _line_of_id(text, key):
+    """The line of the entry with id ``key`` (0 if not found)."""
+    match = re.search(r'"id"\s*:\s*"%s"' % re.escape(key), text)
+    return text[: match.start()].count("\n") + 1 if match else 0
+
+
+def _kind(value):
+    return {bool: "true/false", int: "a number", float: "a number", str: "a string", list: "a list",
+            dict: "an object", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def _validate(item, key, where):
+    """Every field the formatter reads, of the type CSL-JSON gives it."""
+    def bad(field, value, expected):
+        return HandoutError(f"reference {key!r}: {field} must be {expected}, not {_kind(value)}", where,
+                            "fix it in content/references.json")
+
+    for field in ("title", "container-title"):
+        if field not in item:
+            raise HandoutError(f"reference {key!r} needs a '{field}'", where)
+        if not isinstance(item[field], str):
+            raise bad(f"'{field}'", item[field], "a string")
+        if not item[field].strip():
+            raise HandoutError(f"reference {key!r} needs a '{field}'", where)
+    for field in ("container-title-short", "DOI"):
+        if field in item and not isinstance(item[field], str):
+            raise bad(f"'{field}'", item[field], "a string")
+    for field in NUMBER_FIELDS:  # CSL "number" variables: text, or a whole number
+        value = item.get(field)
+        if field in item and not (isinstance(value, str) or (type(value) is int and abs(value) < 10**9)):
+            raise bad(f"'{field}'", value, "text or a whole number")
+    authors = item.get("author")
+    if not isinstance(authors, list) or not authors:
+        raise HandoutError(f"reference {key!r} needs 'author' as a list of names", where)
+    for number, author in enumerate(authors):
+        if not isinstance(author, dict):
+            raise bad(f"author {number + 1}", author, "an object with family and given, or literal")
+        if "literal" in author:
+            if not isinstance(author["literal"], str):
+                raise bad(f"author {number + 1} 'literal'", author["literal"], "a string")
+            continue
+        if not isinstance(author.get("family"), str):
+            if "family" in author:
+                raise bad(f"author {number + 1} 'family'", author["family"], "a string")
+            raise HandoutError(f"reference {key!r}: author {number + 1} needs 'family' or 'literal'", where)
+        if "given" in author and not isinstance(author["given"], str):
+            raise bad(f"author {number + 1} 'given'", author["given"], "a string")
+    if _year(item) is None:
+        issued = item.get("issued")
+        parts = issued.get("date-parts") if isinstance(issued, dict) else None
+        if isinstance(parts, list) and parts and isinstance(parts[0], list) and parts[0]:
+            raise bad("the year in 'issued'", parts[0][0], "a year such as 2019")
+        raise HandoutError(f"reference {key!r} needs 'issued' with date-parts", where)
+
+
 def _no_duplicates(pairs):
-    keys = [k for k, _ in pairs]
-    if len(keys) != len(set(keys)):
-        dup = next(k for k in keys if keys.count(k) > 1)
-        raise ValueError(f"duplicate key {dup!r}")
+    seen = set()
+    for key, _value in pairs:  # linear: an object of 50,000 keys must not take minutes
+        if key in seen:
+            raise ValueError(f"duplicate key {key!r}")
+        seen.add(key)
     return dict(pairs)
 
 
@@ -73,10 +148,18 @@ def markers(text):
 
 
 def _year(item):
+    """The year of ``issued``: a whole number or digits (CSL allows both)."""
     try:
-        return int(item["issued"]["date-parts"][0][0])
-    except (KeyError, IndexError, TypeError, ValueError):
+        year = item["issued"]["date-parts"][0][0]
+    except (KeyError, IndexError, TypeError):
         return None
+    if isinstance(year, str) and re.fullmatch(r"-?[0-9]{1,4}", year.strip()):
+        return int(year)
+    if type(year) is int and -9999 <= year <= 9999:
+        return year
+    if type(year) is float and year.is_integer() and -9999 <= year <= 9999:
+        return int(year)
+    return None
 
 
 def _name(author):
@@ -122,12 +205,13 @@ def format_nlm(item, et_al="et al."):
     journal = item.get("container-title-short") or item["container-title"]
     parts.append(journal.rstrip(".") + ".")
     where = str(_year(item))
-    if item.get("volume"):
-        where += f";{item['volume']}"
-        if item.get("issue"):
-            where += f"({item['issue']})"
-    if item.get("page"):
-        where += f":{_pages(item['page'])}"
+    volume, issue, page = (str(item.get(field, "")).strip() for field in NUMBER_FIELDS)
+    if volume:
+        where += f";{volume}"
+        if issue:
+            where += f"({issue})"
+    if page:
+        where += f":{_pages(page)}"
     parts.append(where + ".")
     if item.get("DOI"):
         parts.append(f"doi:{item['DOI']}")

@@ -30,9 +30,83 @@ class _Warnings(logging.Handler):
         self.messages.append(record.getMessage())
 
 
+MAX_TEMPLATE_BYTES = 256 * 1024
+
+
+def read_template(templates_dir, name):
+    """The bytes of template ``name`` (a path under ``templates_dir``).
+
+    Only a regular file reached without any link is read: a link anywhere
+    below templates/ (to /etc/passwd, say) is refused, as are ``..``,
+    devices, pipes and files over MAX_TEMPLATE_BYTES.
+    """
+    import errno
+    import stat
+
+    where = f"templates/{name}"
+    pieces = name.split("/")
+    if not name or name.startswith("/") or any(p in ("", ".", "..") for p in pieces):
+        raise HandoutError(f"template name {name[:80]!r} must stay inside templates/", where)
+    folder = Path(templates_dir)
+    fd = None
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        for index, piece in enumerate(pieces):
+            last = index == len(pieces) - 1
+            flags = os.O_RDONLY | os.O_NOFOLLOW | (os.O_NONBLOCK if last else os.O_DIRECTORY)
+            try:
+                child = os.open(piece, flags, dir_fd=fd)
+            except OSError as error:
+                if error.errno in (errno.ELOOP, errno.ENOTDIR):  # a link, or not a folder
+                    try:
+                        is_link = stat.S_ISLNK(os.lstat(piece, dir_fd=fd).st_mode)
+                    except OSError:
+                        is_link = False
+                    if is_link:
+                        raise HandoutError("template is a link; links are refused in templates/", where,
+                                           "replace the link with the file itself") from None
+                raise
+            os.close(fd)
+            fd = child
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise HandoutError("template is not a regular file", where)
+        if info.st_size > MAX_TEMPLATE_BYTES:
+            raise HandoutError(f"template is {info.st_size} bytes; the limit is {MAX_TEMPLATE_BYTES}", where)
+        with os.fdopen(fd, "rb") as handle:
+            fd = None
+            return handle.read(MAX_TEMPLATE_BYTES + 1)[:MAX_TEMPLATE_BYTES]
+    except FileNotFoundError:
+        raise jinja2.TemplateNotFound(name) from None
+    except OSError as error:
+        raise HandoutError(f"cannot read template: {error.strerror}", where) from None
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+class TemplateLoader(jinja2.BaseLoader):
+    """Loads templates from templates/ only, through read_template."""
+
+    def __init__(self, templates_dir):
+        self.templates_dir = Path(templates_dir)
+
+    def get_source(self, environment, template):
+        data = read_template(self.templates_dir, template)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise HandoutError("template is not valid UTF-8", f"templates/{template}") from None
+        return text, str(self.templates_dir / template), lambda: True  # read once per process
+
+
 def jinja_env(templates_dir):
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir)),
+    """Templates run sandboxed: no attributes such as __globals__ or
+    __class__, no calls to what the sandbox deems unsafe."""
+    from jinja2.sandbox import SandboxedEnvironment
+
+    return SandboxedEnvironment(
+        loader=TemplateLoader(templates_dir),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -42,6 +116,8 @@ def jinja_env(templates_dir):
 
 def to_html(handout, env):
     """The handout's HTML; template errors name the template file and line."""
+    from jinja2.exceptions import SecurityError
+
     try:
         from .markup import isolate
 
@@ -53,8 +129,13 @@ def to_html(handout, env):
                            f"templates/{error.name}:{error.lineno}") from None
     except jinja2.TemplateNotFound as error:
         raise HandoutError(f"template {error.name} not found", "templates/") from None
+    except SecurityError as error:
+        raise HandoutError(f"template refused by the sandbox: {str(error)[:160]}", f"templates/{TEMPLATE}",
+                           "templates may use the handout's fields, not Python internals") from None
     except jinja2.UndefinedError as error:
         raise HandoutError(f"template error: {error.message}", f"templates/{TEMPLATE}") from None
+    except jinja2.TemplateError as error:
+        raise HandoutError(f"template error: {str(error)[:160]}", f"templates/{TEMPLATE}") from None
 
 
 def _ltr(text, css_class=""):
@@ -73,6 +154,9 @@ def _inside(path, roots):
 def isolate_fonts(templates_dir):
     """Hide the system's fonts from the renderer (before WeasyPrint starts)."""
     config = Path(templates_dir) / "fontconfig.conf"
+    if config.is_symlink():
+        raise HandoutError("is a link; links are refused in templates/", "templates/fontconfig.conf",
+                           "replace the link with the file itself")
     if config.is_file():
         os.environ["FONTCONFIG_FILE"] = str(config.resolve())
 
@@ -228,8 +312,9 @@ class Renderer:
             self._font_config = FontConfiguration()
         families = self.manifest.stack(code)
         if ("base",) not in self._css:
+            css = read_template(self.project.templates_dir, STYLESHEET)  # no links, like templates
             self._css[("base",)] = CSS(
-                filename=str(self.project.templates_dir / STYLESHEET),
+                string=css.decode("utf-8", "replace"), base_url=(self.project.templates_dir / STYLESHEET).as_uri(),
                 url_fetcher=self.fetcher(), font_config=self._font_config)
         stack_key = ("fonts", tuple(families))
         if stack_key not in self._css:

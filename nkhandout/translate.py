@@ -32,13 +32,7 @@ def pot_text(inputs):
 
 
 def _write_if_changed(path, text):
-    try:
-        if path.read_text("utf-8") == text:
-            return False
-    except OSError:
-        pass
-    files.write_atomic(path, text.encode("utf-8"))
-    return True
+    return files.write_if_changed(path, text.encode("utf-8"))
 
 
 def init_locale(project, code):
