@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import catalog, content, fonts, handout as handouts, locales, references, render, validate
+from . import catalog, clinic as clinic_lib, content, fonts, handout as handouts, locales, references, render, validate
 from .errors import HandoutError
 from .locales import SOURCE_LOCALE
 
@@ -125,6 +125,8 @@ def prepare(inputs, code, *, draft=False, paper="auto", require_reviewed=False, 
     info = locales.info(code)
     chosen = choose_paper(paper, clinic, info)
     fonts.check_installed(inputs.manifest, project.fonts_dir, code)
+    if clinic is not None:
+        clinic_lib.check_glyphs(clinic, inputs.manifest, project.fonts_dir, code)
     if not draft and not state.stats.complete:
         missing = catalog.incomplete(state.loaded.catalog, inputs.pot)
         shown = ", ".join(missing[:4]) + (f" and {len(missing) - 4} more" if len(missing) > 4 else "")
@@ -150,6 +152,7 @@ def render_one(renderer, handout_value):
         raise HandoutError(
             f"handout takes {len(document.pages)} pages: it overflows one page by about {over:.0f} mm{section}",
             f"locale {handout_value.code}", "shorten the text")
+    clinic_lib.check_box(document, handout_value.clinic, handout_value.code)
     return document, html
 
 

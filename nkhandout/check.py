@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from babel.dates import format_date
 from babel.messages.plurals import get_plural
 
-from . import build as builder, fonts, locales, markup, render
+from . import build as builder, clinic as clinic_lib, fonts, locales, markup, render
 from .errors import HandoutError
 from .locales import SOURCE_LOCALE
 
@@ -98,8 +98,17 @@ def check_locale(inputs, renderer, code, paper="auto", layout=True, clinic=None)
     if missing:
         shown = " ".join(f"{c} (U+{ord(c):04X})" for c in missing[:8])
         report.problems.append(Problem(where, f"the fonts for {code} cannot draw: {shown}"))
+    if clinic is not None:
+        try:
+            clinic_lib.check_glyphs(clinic, inputs.manifest, project.fonts_dir, code)
+        except HandoutError as error:
+            report.problems.append(Problem(error.where, f"{error.message} ({error.hint})"))
     if layout and not report.problems:
-        report.fits, report.overflow_mm, longest = fit(inputs, renderer, code, report.paper, clinic)
+        try:
+            report.fits, report.overflow_mm, longest = fit(inputs, renderer, code, report.paper, clinic)
+        except HandoutError as error:  # the clinic box does not hold a field
+            report.problems.append(Problem(error.where or where, error.message + (f" ({error.hint})" if error.hint else "")))
+            return report
         if not report.fits:
             report.problems.append(Problem(
                 where, f"does not fit one {report.paper} page: it overflows by about "
@@ -115,6 +124,7 @@ def fit(inputs, renderer, code, paper, clinic=None):
     heights = render.section_heights(document)
     longest = heights[0] if heights else ("", 0.0)
     if len(document.pages) == 1:
+        clinic_lib.check_box(document, clinic, code)
         return True, -render.spare_mm(document), longest
     return False, render.overflow_mm(document), longest
 

@@ -87,10 +87,16 @@ def input_hash(project, code, clinic_path=None, options=(), shared=None):
         try:
             is_file = stat.S_ISREG(clinic_path.stat().st_mode) and clinic_path.stat().st_size < 65536
             logo = tomllib.loads(clinic_path.read_text("utf-8-sig")).get("logo") if is_file else None
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        except (OSError, ValueError, RecursionError):  # the profile's loader reports it in one line
             logo = None
         if isinstance(logo, str):
-            _file_digest(digest, clinic_path.parent / logo)
+            from .clinic import logo_file
+            from .errors import HandoutError
+
+            try:  # only a logo the loader accepts is read (never /proc/kmsg, a pipe or a device)
+                _file_digest(digest, logo_file(clinic_path, logo))
+            except HandoutError:
+                digest.update(b"<refused logo>")
     digest.update(repr(sorted(options)).encode())
     return digest.hexdigest()
 
