@@ -78,6 +78,20 @@ class Clinic:
     qr_mm: float = 0.0
     logo_name: str = ""
 
+    @staticmethod
+    def direction(text):
+        """The direction of ``text`` by its first strong character ("ltr", "rtl" or "").
+
+        A clinic's own lines keep their own direction, so a Latin name on an
+        Arabic page reads left to right ("Health · Recurrent" never swaps)."""
+        for char in text:
+            kind = unicodedata.bidirectional(char)
+            if kind in ("R", "AL"):
+                return "rtl"
+            if kind == "L":
+                return "ltr"
+        return ""
+
 
 def _line(text, key):
     for number, line in enumerate(text.splitlines(), 1):
@@ -312,6 +326,7 @@ _SVG_REFERENCE = re.compile(
     rb"""(?:href|src)\s*=\s*["'](?!\#)|url\(\s*["']?(?!\#)|@import|<!ENTITY|<!DOCTYPE|<script|<foreignObject""",
     re.I)
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+_NOT_A_NUMBER = re.compile(r"#[\w-]+|\.[A-Za-z_-][\w-]*")  # colours (#1e4000), #id, .class
 _NOT_NUMERIC = frozenset(["id", "href", "class", "lang", "font-family"])
 
 
@@ -347,7 +362,15 @@ def _check_svg(data, where, name="logo"):
 
     ids = {}
     stack = [_SvgNode()]
+    names = [""]
     counts = {"elements": 0, "uses": 0}
+
+    def check_numbers(what, value):
+        for number in _NUMBER.findall(_NOT_A_NUMBER.sub(" ", value)):
+            figure = float(number)
+            if not math.isfinite(figure) or abs(figure) > MAX_SVG_NUMBER:
+                refuse(f"has {what}: the number {number[:20]} is out of range "
+                       f"(the limit is {MAX_SVG_NUMBER:,.0f})", "use ordinary sizes and coordinates")
 
     def start(tag, attributes):
         local = tag.rsplit(" ", 1)[-1]
@@ -365,20 +388,21 @@ def _check_svg(data, where, name="logo"):
                 ids.setdefault(value, node)
             elif attribute == "href" and local == "use":
                 node.target = value.lstrip("#")
-            if attribute in _NOT_NUMERIC:
-                continue
-            for number in _NUMBER.findall(value):
-                figure = float(number)
-                if not math.isfinite(figure) or abs(figure) > MAX_SVG_NUMBER:
-                    refuse(f"has {attribute}=\"{value[:40]}\": the number {number[:20]} is out of range "
-                           f"(the limit is {MAX_SVG_NUMBER:,.0f})", "use ordinary sizes and coordinates")
+            if attribute not in _NOT_NUMERIC:
+                check_numbers(f'{attribute}="{value[:40]}"', value)
         if local == "use":
             counts["uses"] += 1
             if counts["uses"] > MAX_SVG_USES:
                 refuse(f"has more than {MAX_SVG_USES} <use> elements; the limit is {MAX_SVG_USES}")
+        names.append(local)
 
     def end(_tag):
         stack.pop()
+        names.pop()
+
+    def text(data):
+        if names[-1] == "style":  # a style sheet's sizes count like attributes
+            check_numbers("a <style> with " + repr(data.strip()[:40]), data)
 
     def no_dtd(*_args):
         refuse("has a document type declaration", "remove the <!DOCTYPE ...> part")
@@ -390,6 +414,8 @@ def _check_svg(data, where, name="logo"):
     parser.ExternalEntityRefHandler = no_dtd
     parser.StartElementHandler = start
     parser.EndElementHandler = end
+    parser.CharacterDataHandler = text
+    parser.buffer_text = True
     try:
         parser.Parse(data, True)
     except expat.ExpatError as error:

@@ -328,6 +328,8 @@ def use_bomb(levels=9, fan_out=10):
      'width="1e400": the number 1e400 is out of range'),
     (SVG.format('<rect width="10" height="' + "9" * 400 + '"/>'), "is out of range (the limit is 1,000,000)"),
     (SVG.format('<path d="M0 0 L1e9 5"/>'), "the number 1e9 is out of range"),
+    (SVG.format("<style>rect { stroke-width: 1e400px }</style><rect width='1' height='1'/>"),
+     "has a <style> with 'rect { stroke-width: 1e400px }': the number 1e400 is out of range"),
     (SVG.format("<rect"), "is not well-formed XML"),
 ])
 def test_costly_or_malformed_svg_logos_are_refused_quickly(tmp_path, svg, message):
@@ -344,7 +346,8 @@ def test_entities_are_never_declared_or_expanded(tmp_path):
 
 
 def test_an_svg_within_the_limits_builds(cli, tmp_path, out):
-    group = "".join(f'<rect x="{i % 10}" y="{i // 10}" width="1" height="1"/>' for i in range(30))
+    group = "".join(f'<rect x="{i % 10}" y="{i // 10}" width="1" height="1" fill="#1e4000"/>' for i in range(30))
+    group += "<style>.a1e400 { fill: #2e9999; stroke-width: .5 }</style>"
     svg = SVG.format(f'<defs><g id="g">{group}</g></defs>' + '<use href="#g" x="2"/>' * 100)
     profile = logo_profile(tmp_path, "logo.svg", svg.encode())
     result = cli("build", "--lang", "en", "--clinic", str(profile), "--out", str(out))
@@ -401,3 +404,29 @@ def test_a_website_too_long_for_a_scannable_code_is_refused(monkeypatch):
         clinic_lib._qr("https://example.org/" + "a" * (longest - 20), "clinic.toml:3")  # the longest fits
     finally:
         clinic_lib.max_qr_url.cache_clear()
+
+
+# -- a sibling of item 5: a Latin clinic line on a right-to-left page keeps its order --
+
+def word_x(pdf, word):
+    import pypdfium2
+
+    document = pypdfium2.PdfDocument(str(pdf))
+    try:
+        textpage = document[0].get_textpage()
+        searcher = textpage.search(word, match_case=True, match_whole_word=True)
+        found = searcher.get_next()
+        assert found is not None, word
+        return textpage.get_charbox(found[0])[0]
+    finally:
+        document.close()
+
+
+def test_latin_clinic_lines_read_left_to_right_on_an_arabic_page(cli, tmp_path, out):
+    profile = write_profile(tmp_path / "p", name="North Clinic", department="Obstetrics", phone="555 0100",
+                            address="1 Main St", email="desk@example.org")
+    result = cli("build", "--lang", "ar", "--clinic", str(profile), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    pdf = out / "clinic" / f"{NAME}.ar.pdf"
+    assert word_x(pdf, "North") < word_x(pdf, "Obstetrics")  # not "Obstetrics · North Clinic"
+    assert word_x(pdf, "Main") < word_x(pdf, "desk")  # not "desk@example.org · 1 Main St"
