@@ -205,6 +205,20 @@ def test_logo_in_proc_a_link_to_it_or_a_pipe_never_blocks_the_build(tmp_path, pr
             assert time.monotonic() - started < 60
 
 
+@pytest.mark.skipif(not Path("/proc/kmsg").exists(), reason="needs /proc")
+@pytest.mark.parametrize("command", [["build", "--out", "OUT"], ["check"]])
+def test_a_profile_that_would_block_is_one_line_not_a_hang(tmp_path, project, command):
+    command = [str(tmp_path / "out") if arg == "OUT" else arg for arg in command]
+    try:
+        result = run_cli("--root", str(project.root), command[0], "--lang", "en", "--clinic", "/proc/kmsg",
+                         *command[1:], timeout=30)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{command[0]} --clinic /proc/kmsg blocked")
+    assert result.returncode == 1
+    assert "/proc/kmsg" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
 def test_incremental_hash_never_reads_a_logo_the_loader_refuses(tmp_path, project, monkeypatch):
     from nkhandout import incremental
 
