@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import catalog, content, fonts, handout as handouts, locales, references, render, validate
+from . import catalog, clinic as clinic_lib, content, fonts, handout as handouts, locales, references, render, validate
 from .errors import HandoutError
 from .locales import SOURCE_LOCALE
 
@@ -147,6 +147,8 @@ def prepare(inputs, code, *, draft=False, paper="auto", require_reviewed=False, 
     info = locales.info(code)
     chosen = choose_paper(paper, clinic, info)
     check_glyphs(inputs, code, state)
+    if clinic is not None:
+        clinic_lib.check_glyphs(clinic, inputs.manifest, project.fonts_dir, code)
     if not draft and not state.stats.complete:
         holes = catalog.gaps(state.loaded.catalog, inputs.pot)
         first = holes[0]
@@ -176,6 +178,7 @@ def render_one(renderer, handout_value):
     overrun = render.overrun_error(document, handout_value.code)
     if overrun is not None:
         raise overrun
+    clinic_lib.check_box(document, handout_value.clinic, handout_value.code)
     return document, html
 
 

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from . import build as builder, catalog, locales, render
+from . import build as builder, catalog, clinic as clinic_lib, locales, render
 from .errors import HandoutError
 from .locales import SOURCE_LOCALE
 
@@ -52,8 +52,17 @@ def check_locale(inputs, renderer, code, paper="auto", layout=True, clinic=None)
     except HandoutError as error:
         report.problems.append(Problem(error.where or where, error.message))
         return report
+    if clinic is not None:
+        try:
+            clinic_lib.check_glyphs(clinic, inputs.manifest, project.fonts_dir, code)
+        except HandoutError as error:
+            report.problems.append(Problem(error.where, f"{error.message} ({error.hint})"))
     if layout and not report.problems:
-        report.fits, report.overflow_mm, longest, overrun = fit(inputs, renderer, code, report.paper, clinic)
+        try:
+            report.fits, report.overflow_mm, longest, overrun = fit(inputs, renderer, code, report.paper, clinic)
+        except HandoutError as error:  # the clinic box does not hold a field
+            report.problems.append(Problem(error.where or where, error.message + (f" ({error.hint})" if error.hint else "")))
+            return report
         if overrun is not None:
             report.fits = False
             report.problems.append(Problem(where, overrun.message + f" ({overrun.hint})"))
@@ -75,6 +84,7 @@ def fit(inputs, renderer, code, paper, clinic=None):
     longest = heights[0] if heights else ("", 0.0)
     overrun = render.overrun_error(document, code)
     if len(document.pages) == 1:
+        clinic_lib.check_box(document, clinic, code)
         return overrun is None, -render.spare_mm(document), longest, overrun
     return False, render.overflow_mm(document), longest, overrun
 

@@ -34,8 +34,9 @@ def _file_digest(digest, path):
         if not stat.S_ISREG(info.st_mode):
             digest.update(f"<not a file {info.st_mode}>".encode())
             return
-        with open(path, "rb") as handle:
-            digest.update(handle.read(MAX_HASHED))
+        from .project import read_nonblocking
+
+        digest.update(read_nonblocking(path, MAX_HASHED))  # never blocks (/proc/kmsg is "regular")
         digest.update(str(info.st_size).encode())
     except OSError:
         digest.update(b"<missing>")
@@ -101,11 +102,20 @@ def input_hash(project, code, clinic_path=None, options=(), shared=None):
         _file_digest(digest, clinic_path)
         try:
             is_file = stat.S_ISREG(clinic_path.stat().st_mode) and clinic_path.stat().st_size < 65536
-            logo = tomllib.loads(clinic_path.read_text("utf-8-sig")).get("logo") if is_file else None
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            from .project import read_nonblocking
+
+            text = read_nonblocking(clinic_path, 65536).decode("utf-8-sig") if is_file else ""
+            logo = tomllib.loads(text).get("logo") if is_file else None
+        except (OSError, ValueError, RecursionError):  # the profile's loader reports it in one line
             logo = None
         if isinstance(logo, str):
-            _file_digest(digest, clinic_path.parent / logo)
+            from .clinic import logo_file
+            from .errors import HandoutError
+
+            try:  # only a logo the loader accepts is read (never /proc/kmsg, a pipe or a device)
+                _file_digest(digest, logo_file(clinic_path, logo))
+            except HandoutError:
+                digest.update(b"<refused logo>")
     digest.update(repr(sorted(options)).encode())
     return digest.hexdigest()
 

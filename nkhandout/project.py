@@ -90,14 +90,29 @@ def read_limited(path, limit, where, inside=None):
         raise HandoutError("not a regular file", where)
     if info.st_size > limit:
         raise HandoutError(f"file is {info.st_size} bytes; the limit is {limit}", where)
-    try:
-        with open(resolved, "rb") as handle:
-            data = handle.read(limit + 1)
+    try:  # never blocks: /proc/kmsg is a "regular" file that waits for data
+        data = read_nonblocking(resolved, limit + 1)
     except OSError as error:
         raise HandoutError(f"cannot read: {error.strerror}", where) from None
     if len(data) > limit:
         raise HandoutError(f"file is over the limit of {limit} bytes", where)
     return data
+
+
+def read_nonblocking(path, most):
+    """Up to ``most`` bytes of ``path``; a file that would block raises OSError."""
+    handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        chunks, size = [], 0
+        while size < most:
+            chunk = os.read(handle, min(1 << 20, most - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(handle)
 
 
 def read_utf8(path, limit, where, inside=None):

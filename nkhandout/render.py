@@ -358,7 +358,10 @@ class Renderer:
             raise HandoutError(f"refused to fetch {self.refused[0][:120]}",
                                f"locale {handout.code}", "handouts may use only the project's own files")
         if collector.messages:
-            raise HandoutError(f"renderer warning: {collector.messages[0][:200]}", f"locale {handout.code}")
+            from .clinic import describe_uris
+
+            message = describe_uris(collector.messages[0], getattr(handout, "clinic", None))
+            raise HandoutError(f"renderer warning: {message[:200]}", f"locale {handout.code}")
         return document
 
     def pdf_bytes(self, handout, document, html):

@@ -71,7 +71,7 @@ def test_the_listener_does_see_a_real_connection(listener):
 def test_website_is_printed_and_encoded_never_fetched(cli, tmp_path, out, listener):
     url = f"http://127.0.0.1:{listener.port}/rpl"
     profile = tmp_path / "c.toml"
-    profile.write_text(f'name = "C"\nphone = "1"\nwebsite = "{url}"\n', "utf-8")
+    profile.write_text(f'name = "C"\nphone = "112"\nwebsite = "{url}"\n', "utf-8")
     result = cli("build", "--lang", "en", "--clinic", str(profile), "--out", str(out))
     assert result.exit_code == 0, result.output
     time.sleep(0.5)

@@ -37,7 +37,7 @@ def test_every_kind_of_input_invalidates(project, tmp_path, monkeypatch, change)
     clinic_dir.mkdir()
     (clinic_dir / "logo.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"/>', "utf-8")
     profile = clinic_dir / "c.toml"
-    profile.write_text('name = "C"\nphone = "1"\nlogo = "logo.svg"\n', "utf-8")
+    profile.write_text('name = "C"\nphone = "112"\nlogo = "logo.svg"\n', "utf-8")
     fonts = tmp_path / "fonts"
     fonts.mkdir()
     (fonts / "x.ttf").write_bytes(b"font")
