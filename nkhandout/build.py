@@ -175,10 +175,10 @@ def render_one(renderer, handout_value):
         raise HandoutError(
             f"handout takes {len(document.pages)} pages: it overflows one page by about {over:.0f} mm{section}",
             f"locale {handout_value.code}", "shorten the text")
+    clinic_lib.check_box(document, handout_value.clinic, handout_value.code)
     overrun = render.overrun_error(document, handout_value.code)
     if overrun is not None:
         raise overrun
-    clinic_lib.check_box(document, handout_value.clinic, handout_value.code)
     return document, html
 
 
