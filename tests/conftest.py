@@ -46,9 +46,29 @@ def built(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("handouts")
     project = Project.at(ROOT, fonts_dir=FONTS)
-    result = batch.run(project, SHIPPED, out_dir=out)
-    assert not result.failures, [str(f) for f in result.failures]
-    return {path.name.split(".")[-2]: path for path in result.written}
+    waiting = awaiting_translation()
+    result = batch.run(project, [c for c in SHIPPED if c not in waiting], out_dir=out)
+    drafts = batch.run(project, sorted(waiting), out_dir=out, draft=True) if waiting else None
+    failures = result.failures + (drafts.failures if drafts else [])
+    assert not failures, [str(f) for f in failures]
+    written = result.written + (drafts.written if drafts else [])
+    return {path.name.split(".")[-2]: path for path in written}
+
+
+def awaiting_translation():
+    """Shipped locales whose catalog is not complete for the current content
+    version: tests build them as drafts (English fills the gaps) until their
+    translators finish; tests that read the translation itself skip them."""
+    from nkhandout import build
+
+    project = Project.at(ROOT, fonts_dir=FONTS)
+    return set(SHIPPED) - set(build.complete_locales(project)) - {"en"}
+
+
+def needs_translation(code):
+    """Skip a test that reads ``code``'s own words while it awaits translation."""
+    if code in awaiting_translation():
+        pytest.skip(f"{code} awaits translation of the current content version (built as a draft)")
 
 
 @pytest.fixture
