@@ -120,8 +120,9 @@ def format_nlm(item, et_al="et al.", compact=False):
     """One reference in NLM style, as plain text.
 
     ``compact``: the form printed on the page, where room is short: the first
-    two authors, no article title or issue number, and the PMID where
-    there is one, else the DOI: these still find the paper."""
+    two authors, no article title or issue number; journal, year, volume and
+    pages find the paper, and a DOI (else a PMID) is printed only for a
+    reference that lacks them."""
     limit = COMPACT_AUTHORS if compact else MAX_AUTHORS
     authors = _authors(item["author"], et_al, item.get("author-incomplete") is True, limit)
     parts = [authors if authors.endswith(".") else authors + "."]
@@ -138,7 +139,9 @@ def format_nlm(item, et_al="et al.", compact=False):
     if item.get("page"):
         where += f":{_pages(item['page'])}"
     parts.append(where + ".")
-    if item.get("DOI") and not (compact and item.get("PMID")):
+    if compact and item.get("volume") and item.get("page"):
+        return " ".join(parts)  # journal, year, volume and pages find it
+    if item.get("DOI"):
         parts.append(f"doi:{item['DOI']}")
     elif item.get("PMID"):
         parts.append(f"PMID: {item['PMID']}")
