@@ -283,7 +283,8 @@ def merge(loaded, pot):
             match = by_context[message.context]
             string, user_comments = match.string, match.user_comments
             flags.add("fuzzy")
-            previous = [match.id]
+            # An entry already fuzzy keeps the English its text translates.
+            previous = match.previous_id if match.fuzzy and match.previous_id else [match.id]
             used.add((match.context, match.id))
             changed.append(message.context)
         new.add(message.id, string, context=message.context, flags=flags,
