@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from babel.dates import format_date
 from babel.messages.plurals import get_plural
 
-from . import build as builder, fonts, locales, markup, render
+from . import build as builder, fonts, glossary, locales, markup, render
 from .errors import HandoutError
 from .locales import SOURCE_LOCALE
 
@@ -84,6 +84,15 @@ def check_locale(inputs, renderer, code, paper="auto", layout=True, clinic=None)
                     f"{message.context}: fuzzy (the English changed); check the translation, "
                     "then remove the fuzzy flag"))
         for line, text in sorted(state.problems, key=lambda problem: problem[0]):
+            report.problems.append(Problem(f"{where}:{line}", text))
+        try:
+            terms = glossary.load(project, code)
+        except HandoutError as error:
+            report.problems.append(Problem(error.where or where, error.message + (f" ({error.hint})" if error.hint else "")))
+            terms = []
+        glossary_file = project.relative(glossary.path_for(project, code))
+        for line, text in glossary.problems(terms, inputs.pot, state.translations,
+                                            state.loaded.catalog, glossary_file):
             report.problems.append(Problem(f"{where}:{line}", text))
     # Glyphs: everything the page prints in this locale's fonts.
     texts = list(state.translations.values()) or [m.id for m in inputs.pot if m.id]
