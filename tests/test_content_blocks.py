@@ -121,3 +121,114 @@ def test_english_page_tags_figures_with_alt_and_the_checklist_as_a_list(built):
     assert ("Figure", "About 3 in 4 women had a baby.") in alts
     text = pdfutil.text(built["en"])
     assert "In short" in text and "Questions for my care team" in text and "What was said:" in text
+
+
+def draft_pdf(project, code, target, paper="a4"):
+    """``code``'s page as a PDF, built as a draft through the renderer (a draft
+    of a locale awaiting translation may run past one page; this does not
+    refuse it)."""
+    from nkhandout import build, render
+
+    inputs = build.load_inputs(project)
+    renderer = render.Renderer(project, inputs.manifest)
+    handout, _state = build.prepare(inputs, code, draft=True, paper=paper)
+    html = render.to_html(handout, renderer.env)
+    document = renderer.layout(handout, html)
+    target.write_bytes(renderer.pdf_bytes(handout, document, html))
+    return target, handout
+
+
+def figure_boxes(path):
+    """[(Alt, (x1, y1, x2, y2) in CSS px from the page's top left)] of the Figures."""
+    import pikepdf
+
+    found = []
+    with pikepdf.open(path) as pdf:
+        def walk(node):
+            if isinstance(node, pikepdf.Array):
+                for child in node:
+                    walk(child)
+            elif isinstance(node, pikepdf.Dictionary):
+                if node.get("/S") == "/Figure":
+                    found.append((str(node.get("/Alt", "")), tuple(float(v) for v in node.A.BBox)))
+                if "/K" in node:
+                    walk(node.K)
+        walk(pdf.Root.StructTreeRoot.K)
+    return found
+
+
+def list_items(path):
+    """The number of LI under each L of the structure tree, in order."""
+    import pikepdf
+
+    counts = []
+    with pikepdf.open(path) as pdf:
+        def walk(node):
+            if isinstance(node, pikepdf.Array):
+                for child in node:
+                    walk(child)
+            elif isinstance(node, pikepdf.Dictionary):
+                if node.get("/S") == "/L":
+                    kids = node.K if isinstance(node.K, pikepdf.Array) else [node.K]
+                    counts.append(sum(1 for k in kids if isinstance(k, pikepdf.Dictionary) and k.get("/S") == "/LI"))
+                if "/K" in node:
+                    walk(node.K)
+        walk(pdf.Root.StructTreeRoot.K)
+    return counts
+
+
+@pytest.mark.parametrize("code", ["en", "ar", "zh_Hans"])
+def test_figures_and_checklist_are_tagged_with_numbers_in_the_locale(project, tmp_path, code):
+    """Each icon row is a Figure whose /Alt carries its numbers as the locale
+    writes them; the checklist is a list of its four items; PDF/UA holds.
+    (ar and zh_Hans: drafts until their 2.0 translations are in.)"""
+    import page
+    from babel.numbers import format_decimal
+
+    from nkhandout import locales
+
+    path, handout = draft_pdf(project, code, tmp_path / f"{code}.pdf")
+    alts = [alt for alt, _box in figure_boxes(path)]
+    assert len(alts) == 3, alts
+    locale = locales.info(code).locale
+    for alt, numbers in zip(alts, [(12, 20), (8, 20), (3, 4)]):
+        for number in numbers:
+            assert format_decimal(number, locale=locale) in alt, (alt, number)
+    assert 4 in list_items(path)  # the checklist's four questions
+    tags, _ = pdfutil.structure(path)
+    assert tags.count("H2") == 6  # "In short", four sections, the references
+    report = page.validate_pdf(str(path), profile=page.ValidationProfile.PDF_UA_1)
+    assert report.is_compliant, [f.message for f in report.failures]
+
+
+@pytest.mark.parametrize("code", ["en", "ar"])
+def test_icon_arrays_read_in_grey(project, tmp_path, code):
+    """Rendered in grey (as a black-and-white printer would), the inside of
+    every dark icon is dark and the inside of every outline icon is white,
+    in the order the numbers say (mirrored on the Arabic page)."""
+    import pypdfium2 as pdfium
+
+    from nkhandout import figures
+
+    path, _handout = draft_pdf(project, code, tmp_path / f"{code}.pdf")
+    scale = 300 / 72
+    document = pdfium.PdfDocument(str(path))
+    try:
+        image = document[0].render(scale=scale, grayscale=True).to_pil().convert("L")
+    finally:
+        document.close()
+    px = 0.75 * scale  # CSS px to image pixels
+    mm = 72 / 25.4 * scale
+    checked = 0
+    for (alt, (x1, y1, _x2, _y2)), (filled, total) in zip(figure_boxes(path), [(12, 20), (8, 20), (3, 4)]):
+        unit = figures.SMALL_UNIT_MM if total <= figures.SMALL else figures.UNIT_MM
+        for index, (x, y) in enumerate(figures.positions(total, rtl=code == "ar")):
+            # The middle of the icon's body, in SVG units (the view box starts at -1).
+            u, v = x + 5 + 1, y + 14 + 1
+            grey = image.getpixel((round(x1 * px + u * unit * mm), round(y1 * px + v * unit * mm)))
+            if index < filled:
+                assert grey < 60, (alt, index, grey)
+            else:
+                assert grey > 200, (alt, index, grey)
+            checked += 1
+    assert checked == 44
