@@ -289,11 +289,12 @@ def _qpdf_ok(path):
 
 def _finished_copy(tmp_path):
     """A copy of the project whose locales are complete (see finish_translation),
-    except those whose English stand-in would not fit one page."""
+    except those whose English stand-in, set with their taller lines, would not
+    fit one page (Arabic, Chinese, Korean)."""
     from nkhandout import build
 
     project = copy_project(tmp_path / "project")
-    finish_translation(project, *(c for c in build.available(project) if c not in ("en", "ar")))
+    finish_translation(project, *(c for c in build.available(project) if c not in ("en", "ar", "ko", "zh_Hans")))
     env = dict(os.environ, NKHANDOUT_ROOT=str(project.root), NKHANDOUT_FONTS=str(FONTS))
     return project, env, len(build.complete_locales(project))
 
@@ -329,7 +330,7 @@ def test_sigkill_during_a_batch_leaves_only_complete_pdfs(tmp_path):
 def test_two_builds_into_one_folder_at_once(tmp_path):
     _project, env, _locales = _finished_copy(tmp_path)
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "nkhandout", "build", "--lang", "en", "--lang", "es", "--lang", "ko",
+    command = [sys.executable, "-m", "nkhandout", "build", "--lang", "en", "--lang", "es", "--lang", "ru",
                "--force", "--jobs", "1", "--out", str(out)]
     first = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     second = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
