@@ -287,15 +287,38 @@ def _check_duplicates(text, where):
 def dump(loaded):
     """The catalog as PO text, with nkhandout's extra headers kept."""
     buffer = io.BytesIO()
-    write_po(buffer, loaded.catalog, width=76, include_previous=True,
+    write_po(buffer, loaded.catalog, width=76, include_previous=False,
              omit_header=False, sort_output=False)
-    text = buffer.getvalue().decode("utf-8")
+    text = _with_previous(buffer.getvalue().decode("utf-8"), loaded.catalog)
     for name, value in loaded.extra_headers.items():
         check_header_value(name, value)
     if loaded.extra_headers:
         extra = "".join(f'"{k}: {v}\\n"\n' for k, v in loaded.extra_headers.items())
         text = re.sub(r'("Generated-By: [^"]*\\n"\n)', lambda m: m.group(1) + extra, text, count=1)
     return text
+
+
+def _with_previous(text, catalog):
+    """``text`` with each fuzzy entry's old English as ``#| msgid`` lines.
+
+    Babel wraps a long previous msgid as one comment (``#| msgid "" "a b"``),
+    which no reader takes back; GNU gettext's form is one quoted piece a line
+    (``#| msgid ""`` then ``#| "..."``), and _take_previous reads it back."""
+    from babel.messages.pofile import normalize
+
+    lines = text.split("\n")
+    for message in catalog:
+        if not (message.id and message.context and message.previous_id):
+            continue
+        quoted = normalize(message.context, width=76)
+        target = f"msgctxt {quoted}"
+        if "\n" in target or target not in lines:
+            continue
+        at = lines.index(target)
+        previous = normalize(message.previous_id[0], prefix="#| ", width=76).split("\n")
+        previous[0] = "#| msgid " + previous[0]
+        lines[at:at] = previous
+    return "\n".join(lines)
 
 
 def merge(loaded, pot):
@@ -341,7 +364,8 @@ def merge(loaded, pot):
             match = by_context[message.context]
             string, user_comments = match.string, match.user_comments
             flags.add("fuzzy")
-            previous = [match.id]
+            # An entry already fuzzy keeps the English its text translates.
+            previous = match.previous_id if match.fuzzy and match.previous_id else [match.id]
             used.add((match.context, match.id))
             changed.append(message.context)
         new.add(message.id, string, context=message.context, flags=flags,

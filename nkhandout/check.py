@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from . import build as builder, catalog, clinic as clinic_lib, locales, render
+from . import build as builder, catalog, clinic as clinic_lib, glossary, locales, render
 from .errors import HandoutError
 from .locales import SOURCE_LOCALE
 
@@ -46,6 +46,15 @@ def check_locale(inputs, renderer, code, paper="auto", layout=True, clinic=None)
         for gap in catalog.gaps(state.loaded.catalog, inputs.pot):
             report.problems.append(Problem(f"{where}:{gap.line}" if gap.line else where, gap.message))
         for line, text in sorted(state.problems, key=lambda problem: problem[0]):
+            report.problems.append(Problem(f"{where}:{line}", text))
+        try:
+            terms = glossary.load(project, code)
+        except HandoutError as error:
+            report.problems.append(Problem(error.where or where, error.message + (f" ({error.hint})" if error.hint else "")))
+            terms = []
+        glossary_file = project.relative(glossary.path_for(project, code))
+        for line, text in glossary.problems(terms, inputs.pot, state.translations,
+                                            state.loaded.catalog, glossary_file):
             report.problems.append(Problem(f"{where}:{line}", text))
     try:
         builder.check_glyphs(inputs, code, state)

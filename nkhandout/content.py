@@ -13,6 +13,8 @@ _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 _SECTION_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 VALUE_KINDS = ("integer", "percent")
 MAX_VALUE = 10**12  # [values] print as ordinary numbers
+MAX_ICONS = 100  # icons in one row of an icon array
+BLOCK_KINDS = ("p", "ul", "figure", "checklist", "write")
 
 
 @dataclass(frozen=True)
@@ -26,9 +28,25 @@ class Unit:
 
 
 @dataclass(frozen=True)
+class Row:
+    """One row of an icon array: ``filled`` of ``total`` icons drawn dark.
+
+    ``filled`` and ``total`` name entries of [values]; the figure never holds
+    a number of its own."""
+
+    filled: str
+    total: str
+    label: object  # Unit or None: printed beside the icons
+    alt: object  # Unit: the row's alternative text, with its numbers
+
+
+@dataclass(frozen=True)
 class Block:
-    kind: str  # "p" or "ul"
-    units: tuple
+    kind: str  # one of BLOCK_KINDS
+    units: tuple  # p: (text,); ul, checklist: items; figure: (caption,); write: (label,)
+    rows: tuple = ()  # figure: its Rows
+    id: str = ""  # figure: its id
+    lines: int = 0  # write: lines to write on
 
 
 @dataclass(frozen=True)
@@ -52,6 +70,7 @@ class Source:
     disclaimer: Unit
     sections: tuple
     units: tuple = field(default=())
+    key: object = None  # Unit or None: the boxed key message at the top
 
 
 def _line_of(lines, text):
@@ -115,25 +134,36 @@ def _build(data, lines, where, path):
     reviewed = meta.get("reviewed")
     if not isinstance(reviewed, datetime.date) or isinstance(reviewed, datetime.datetime):
         raise HandoutError("'meta.reviewed' must be a date such as 2026-11-24", where)
-    values = _values(data.get("values", {}), where, lines)
+    values, notes_of = _values(data.get("values", {}), where, lines)
     text = _require(data, "text", dict, where, "")
     units = []
 
     def unit(context, value, comment, parent):
         if not isinstance(value, str) or not value.strip():
             raise HandoutError(f"'{parent}' must be a non-empty string", where)
+        used = []
         for name_ in _PLACEHOLDER.findall(value):
             if name_ not in values:
                 raise HandoutError(
                     f"'{parent}' uses {{{name_}}}, which [values] does not define",
                     f"{where}:{_line_of(lines, value)}",
                 )
+            if name_ not in used:
+                used.append(name_)
+        notes = [f"{{{n}}}: {notes_of.get(n) or 'a number from [values]'}." for n in used]
+        if notes:
+            comment = " ".join([comment, "Placeholders:", *notes])
         made = Unit(context, value, comment, _line_of(lines, value))
         units.append(made)
         return made
 
     title = unit("title", text.get("title"), "Handout title, the page heading.", "text.title")
     lead = unit("lead", text.get("lead"), "Short introduction under the title.", "text.lead")
+    key = None
+    if text.get("key") is not None:
+        key = unit("key", text.get("key"),
+                   "Key message: the bottom line, boxed at the top of the page under the label 'In short'.",
+                   "text.key")
     sections = []
     seen = set()
     raw_sections = data.get("sections")
@@ -147,51 +177,129 @@ def _build(data, lines, where, path):
         heading_text = raw.get("heading")
         heading = unit(f"{sid}.heading", heading_text, f"Heading of section '{sid}'.", f"sections.{sid}.heading")
         blocks = []
-        paragraphs = items = 0
         raw_blocks = raw.get("blocks", [])
         if not isinstance(raw_blocks, list):
-            raise HandoutError(f"section '{sid}': blocks must be a list of p = \"...\" or ul = [...]", where)
+            raise HandoutError(f"section '{sid}': blocks must be a list of tables such as p = \"...\"", where)
+        counts = dict.fromkeys(BLOCK_KINDS, 0)
         for block in raw_blocks:
-            if not isinstance(block, dict) or len(block) != 1 or not ({"p", "ul"} & block.keys()):
-                raise HandoutError(f"section '{sid}': each block is either p = \"...\" or ul = [...]", where)
-            if "p" in block:
-                paragraphs += 1
+            kind = next((k for k in BLOCK_KINDS if isinstance(block, dict) and k in block), None)
+            if kind is None or (kind in ("p", "ul", "checklist") and len(block) != 1):
+                raise HandoutError(
+                    f"section '{sid}': each block is one of p = \"...\", ul = [...], checklist = [...], "
+                    "figure = \"id\" (with caption and rows) or write = \"label\" (with lines)", where)
+            counts[kind] += 1
+            number = counts[kind]
+            if kind == "p":
                 blocks.append(Block("p", (unit(
-                    f"{sid}.p{paragraphs}", block["p"],
-                    f"Section '{sid}', paragraph {paragraphs}.", f"sections.{sid}.p"),)))
-            else:
-                if not isinstance(block["ul"], list) or not block["ul"]:
-                    raise HandoutError(f"section '{sid}': ul must be a non-empty list", where)
+                    f"{sid}.p{number}", block["p"],
+                    f"Section '{sid}', paragraph {number}.", f"sections.{sid}.p"),)))
+            elif kind in ("ul", "checklist"):
+                if not isinstance(block[kind], list) or not block[kind]:
+                    raise HandoutError(f"section '{sid}': {kind} must be a non-empty list", where)
                 made = []
-                for item in block["ul"]:
-                    items += 1
-                    made.append(unit(
-                        f"{sid}.item{items}", item,
-                        f"Section '{sid}', list item {items}.", f"sections.{sid}.ul"))
-                blocks.append(Block("ul", tuple(made)))
+                for item in block[kind]:
+                    if kind == "ul":
+                        counts["item"] = counts.get("item", 0) + 1
+                        made.append(unit(
+                            f"{sid}.item{counts['item']}", item,
+                            f"Section '{sid}', list item {counts['item']}.", f"sections.{sid}.ul"))
+                    else:
+                        counts["check"] = counts.get("check", 0) + 1
+                        made.append(unit(
+                            f"{sid}.check{counts['check']}", item,
+                            f"Section '{sid}', checklist item {counts['check']}: printed after an empty "
+                            "tick box, for the reader to tick at the appointment.", f"sections.{sid}.checklist"))
+                blocks.append(Block(kind, tuple(made)))
+            elif kind == "write":
+                blocks.append(_write_block(block, sid, number, unit, where))
+            else:
+                blocks.append(_figure_block(block, sid, values, unit, where, lines))
         if not blocks:
             raise HandoutError(f"section '{sid}' has no blocks", where)
         sections.append(Section(sid, heading, tuple(blocks)))
     disclaimer = unit("disclaimer", text.get("disclaimer"), "Closing disclaimer, printed under the sections.", "text.disclaimer")
-    return Source(path, name, version, reviewed, values, title, lead, disclaimer, tuple(sections), tuple(units))
+    return Source(path, name, version, reviewed, values, title, lead, disclaimer, tuple(sections),
+                  tuple(units), key)
+
+
+def _write_block(block, sid, number, unit, where):
+    if set(block) - {"write", "lines"}:
+        raise HandoutError(f"section '{sid}': a write block has only write and lines", where)
+    count = block.get("lines", 3)
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 10:
+        raise HandoutError(f"section '{sid}': write.lines must be a whole number from 1 to 10", where)
+    label = unit(f"{sid}.write{number}", block["write"],
+                 f"Section '{sid}': label over {count} empty lines the reader writes on.",
+                 f"sections.{sid}.write")
+    return Block("write", (label,), lines=count)
+
+
+def _figure_block(block, sid, values, unit, where, lines):
+    """An icon array: rows of icons, ``filled`` of ``total`` drawn dark."""
+    fid = block["figure"]
+    if not isinstance(fid, str) or not _SECTION_ID.match(fid):
+        raise HandoutError(f"section '{sid}': figure needs a lower-case id such as figure = \"trial\"", where)
+    extra = set(block) - {"figure", "caption", "rows"}
+    if extra:
+        raise HandoutError(f"figure '{fid}': unknown key {sorted(extra)[0]!r} (use caption and rows)", where)
+    caption = unit(f"{sid}.{fid}.caption", block.get("caption"),
+                   f"Caption printed with the icon chart '{fid}'; it says what the icons show.",
+                   f"figure {fid}.caption")
+    raw_rows = block.get("rows")
+    if not isinstance(raw_rows, list) or not raw_rows:
+        raise HandoutError(f"figure '{fid}': rows must be a non-empty list", where)
+    rows = []
+    for index, raw in enumerate(raw_rows, 1):
+        if not isinstance(raw, dict) or set(raw) - {"filled", "of", "label", "alt"}:
+            raise HandoutError(f"figure '{fid}', row {index}: use filled, of, label and alt", where)
+        for key in ("filled", "of"):
+            name = raw.get(key)
+            if not isinstance(name, str) or name not in values or values[name][0] != "integer":
+                raise HandoutError(
+                    f"figure '{fid}', row {index}: {key} must name an integer in [values] "
+                    "(figures take their numbers only from [values])", where)
+        filled, total = values[raw["filled"]][1], values[raw["of"]][1]
+        if not 0 <= filled <= total or not 1 <= total <= MAX_ICONS:
+            raise HandoutError(
+                f"figure '{fid}', row {index}: needs 0 <= {raw['filled']} <= {raw['of']} <= {MAX_ICONS}",
+                f"{where}:{_line_of(lines, raw['filled'])}")
+        label = None
+        if raw.get("label") is not None:
+            label = unit(f"{sid}.{fid}.row{index}", raw["label"],
+                         f"Icon chart '{fid}': short name of row {index}, printed beside its icons "
+                         "(keep it short: a word or two).", f"figure {fid}.label")
+        alt = unit(f"{sid}.{fid}.alt{index}", raw.get("alt"),
+                   f"Icon chart '{fid}': alternative text of row {index}, read aloud by screen readers "
+                   "instead of the icons; keep every number.", f"figure {fid}.alt")
+        rows.append(Row(raw["filled"], raw["of"], label, alt))
+    return Block("figure", (caption,), rows=tuple(rows), id=fid)
 
 
 def _values(raw, where, lines=()):
+    """{name: (kind, number)} and {name: note} from [values]."""
     if not isinstance(raw, dict):
         raise HandoutError("[values] must be a table", where)
-    values = {}
+    values, notes = {}, {}
     for key, spec in raw.items():
-        if not (isinstance(spec, dict) and len(spec) == 1 and next(iter(spec)) in VALUE_KINDS):
-            raise HandoutError(f"values.{key} must be {{ integer = N }} or {{ percent = 0.N }}", where)
-        kind, number = next(iter(spec.items()))
+        kinds = [k for k in spec if k in VALUE_KINDS] if isinstance(spec, dict) else []
+        if len(kinds) != 1 or set(spec) - {kinds[0], "note"}:
+            raise HandoutError(f"values.{key} must be {{ integer = N }} or {{ percent = 0.N }}"
+                               " (with an optional note = \"what it counts\")", where)
+        kind = kinds[0]
+        number = spec[kind]
         if isinstance(number, bool) or not isinstance(number, (int, float)):
             raise HandoutError(f"values.{key}.{kind} must be a number", where)
         if abs(number) >= MAX_VALUE or not math.isfinite(number):
             line = next((n for n, text in enumerate(lines, 1) if re.match(rf"\s*{re.escape(key)}\s*=", text)), 0)
             raise HandoutError(f"values.{key}.{kind} is out of range", f"{where}:{line}" if line else where,
                                f"use a finite number below {MAX_VALUE:,}")
+        note = spec.get("note")
+        if note is not None and (not isinstance(note, str) or not note.strip()):
+            raise HandoutError(f"values.{key}.note must be text", where)
         values[key] = (kind, number)
-    return values
+        if note:
+            notes[key] = note.strip()
+    return values, notes
 
 
 def placeholders(text):

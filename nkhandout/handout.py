@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from babel.dates import format_date
 from markupsafe import Markup, escape
 
-from . import markup, references
+from . import figures, markup, references
 from .errors import HandoutError
 from .locales import SOURCE_LOCALE
 
@@ -33,6 +33,7 @@ class Handout:
     draft: bool
     reviewed_translation: bool
     clinic: object = None
+    key: object = None  # Markup of the key message, or None
     label: object = field(repr=False, default=None)
     translator: object = field(repr=False, default=None)
 
@@ -84,11 +85,21 @@ def build(source, refs, numbers, info, translations, *, draft=False, reviewed_tr
             html = html.replace("{%s}" % name, str(escape(value)))
         return Markup(html)
 
+    def block(b):
+        made = {"kind": b.kind, "texts": [render(u) for u in b.units], "id": b.id, "lines": b.lines}
+        if b.kind == "figure":
+            total = source.values[b.rows[0].total][1]
+            made["small"] = len(b.rows) == 1 and b.rows[0].label is None and total <= figures.SMALL
+            unit_mm = figures.SMALL_UNIT_MM if made["small"] else figures.UNIT_MM
+            made["rows"] = [_figure_row(row, texts, render, source.values, info.locale, rtl, unit_mm)
+                            for row in b.rows]
+        return made
+
     sections = [
         {
             "id": section.id,
             "heading": render(section.heading),
-            "blocks": [{"kind": b.kind, "texts": [render(u) for u in b.units]} for b in section.blocks],
+            "blocks": [block(b) for b in section.blocks],
         }
         for section in source.sections
     ]
@@ -104,8 +115,20 @@ def build(source, refs, numbers, info, translations, *, draft=False, reviewed_tr
         name=source.name, draft=draft,
         reviewed_translation=reviewed_translation or info.code == SOURCE_LOCALE,
         label=label, clinic=clinic, translator=translate,
+        key=render(source.key) if source.key is not None else None,
     )
     return handout
+
+
+def _figure_row(row, texts, render, values, locale, rtl, unit_mm):
+    """One row of an icon array: its label and its SVG, numbers from [values]."""
+    filled, total = values[row.filled][1], values[row.total][1]
+    alt = markup.plain_text(texts[row.alt.context], values=values, locale=locale)
+    return {
+        "label": render(row.label) if row.label is not None else None,
+        "svg": figures.icon_array(filled, total, alt, rtl=rtl, unit_mm=unit_mm),
+        "alt": alt,
+    }
 
 
 def require_complete(handout, where):

@@ -82,6 +82,17 @@ def _inline(text, numbers, values, locale, rtl, keep_words=False):
     return Markup("").join(out)
 
 
+def plain_text(text, *, values, locale):
+    """``text`` as plain words (for alternative text): numbers formatted for
+    the locale, citation markers and bold stars dropped."""
+    text = CITATION.sub("", text)
+    text = BOLD.sub(lambda match: match.group(1), text)
+    text = re.sub(r"\{([a-z_][a-z0-9_]*)\}",
+                  lambda m: format_value(values[m.group(1)], locale) if m.group(1) in values else m.group(0),
+                  text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
 def isolate(text, rtl):
     """Plain ``text`` (a clinic's name or address) escaped, with Latin runs kept
     left-to-right on right-to-left pages."""

@@ -9,6 +9,7 @@ from .errors import HandoutError
 
 MAX_REFERENCES_BYTES = 512 * 1024
 MAX_AUTHORS = 6  # NLM: list the first six, then "et al."
+COMPACT_AUTHORS = 2  # the printed page: the first two, then "et al."
 CITATION = re.compile(r"\[@([^\]]*)\]")
 _KEY = re.compile(r"^[A-Za-z0-9_:.-]+$")
 NUMBER_FIELDS = ("volume", "issue", "page")
@@ -169,12 +170,14 @@ def _name(author):
     return f"{author['family']} {given}".strip()
 
 
-def _authors(authors, et_al):
+def _authors(authors, et_al, incomplete=False, limit=MAX_AUTHORS):
+    """NLM author list; ``incomplete``: only the first authors are known, so
+    "et al." follows them (CSL-JSON "author-incomplete": true)."""
     people = [a for a in authors if "literal" not in a]
     groups = [a for a in authors if "literal" in a]
-    names = [_name(a) for a in people[:MAX_AUTHORS]]
+    names = [_name(a) for a in people[:limit]]
     text = ", ".join(names)
-    if len(people) > MAX_AUTHORS:
+    if len(people) > limit or (incomplete and people):
         text += f", {et_al}"
     if groups:
         group_text = "; ".join(_name(a) for a in groups)
@@ -196,25 +199,36 @@ def _pages(page):
     return f"{first}-{last}"
 
 
-def format_nlm(item, et_al="et al."):
-    """One reference in NLM style, as plain text."""
-    authors = _authors(item["author"], et_al)
+def format_nlm(item, et_al="et al.", compact=False):
+    """One reference in NLM style, as plain text.
+
+    ``compact``: the form printed on the page, where room is short: the first
+    two authors, no article title or issue number; journal, year, volume and
+    pages find the paper, and a DOI (else a PMID) is printed only for a
+    reference that lacks them."""
+    limit = COMPACT_AUTHORS if compact else MAX_AUTHORS
+    authors = _authors(item["author"], et_al, item.get("author-incomplete") is True, limit)
     parts = [authors if authors.endswith(".") else authors + "."]
     title = item["title"].strip()
-    parts.append(title if title[-1] in ".?!" else title + ".")
+    if not compact:
+        parts.append(title if title[-1] in ".?!" else title + ".")
     journal = item.get("container-title-short") or item["container-title"]
     parts.append(journal.rstrip(".") + ".")
     where = str(_year(item))
     volume, issue, page = (str(item.get(field, "")).strip() for field in NUMBER_FIELDS)
     if volume:
         where += f";{volume}"
-        if issue:
+        if issue and not compact:
             where += f"({issue})"
     if page:
         where += f":{_pages(page)}"
     parts.append(where + ".")
+    if compact and volume and page:
+        return " ".join(parts)  # journal, year, volume and pages find it
     if item.get("DOI"):
         parts.append(f"doi:{item['DOI']}")
+    elif item.get("PMID"):
+        parts.append(f"PMID: {item['PMID']}")
     return " ".join(parts)
 
 
@@ -241,9 +255,9 @@ def number(texts, refs, where):
     return order
 
 
-def render_list(refs, order, et_al):
+def render_list(refs, order, et_al, compact=True):
     """The cited references as (number, Markup) in citation order."""
     return [
-        (n, Markup(escape(format_nlm(refs[key], et_al))))
+        (n, Markup(escape(format_nlm(refs[key], et_al, compact))))
         for key, n in sorted(order.items(), key=lambda kv: kv[1])
     ]

@@ -7,17 +7,23 @@ import sys
 import pytest
 
 from tests import pdfutil
-from tests.conftest import ROOT, SHIPPED
+from tests.conftest import ROOT, SHIPPED, awaiting_translation as awaiting
 
 SCRIPTS = {
     "en": r"[A-Za-z]", "es": r"[ñáéíóú¿]", "fr": r"[éèàçê]", "de": r"[äöüß]", "pt_BR": r"[ãçõáê]",
     "vi": r"[ạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹđ]", "ru": r"[а-яё]",
     "ko": r"[\uac00-\ud7a3]", "zh_Hans": r"[\u4e00-\u9fff]", "ar": r"[\u0600-\u06ff]",
 }
-HEADINGS = {
-    "en": "What are NK cells?",
-    "es": "¿Qué son las células NK?",
-}
+def heading(code):
+    """The first section heading as ``code``'s catalog gives it."""
+    from nkhandout import build
+    from nkhandout.project import Project
+
+    inputs = build.load_inputs(Project.at(ROOT, fonts_dir=ROOT / "templates" / "fonts"))
+    english = next(m.id for m in inputs.pot if m.context == "for.heading")
+    if code == "en":
+        return english
+    return build.locale_state(inputs, code).translations[("for.heading", english)]
 
 
 @pytest.mark.parametrize("code", SHIPPED)
@@ -36,16 +42,16 @@ def test_every_shipped_locale_is_one_page_in_its_language(built, code):
     else:
         assert len(native) >= 5, (code, native)
     if code != "en":
-        assert "What are NK cells?" not in text and "Where things stand" not in text
+        assert "Why some doctors test for NK cells" not in text and "Questions for my care team" not in text
     assert meta["title"] and meta["title"] in text.replace("\r\n", " ").replace("\n", " ")
 
 
 @pytest.mark.parametrize("code", ["en", "es"])
 def test_headings_and_metadata(built, code):
     text = pdfutil.text(built[code])
-    assert HEADINGS[code] in text
+    assert heading(code) in text
     meta = pdfutil.info(built[code])
-    assert meta["created"].startswith("D:20261124")
+    assert meta["created"].startswith("D:20261201")
     assert meta["subject"]
     assert meta["marked"] and meta["struct"]
 
@@ -63,15 +69,15 @@ def test_paper_auto_follows_the_territory(built):
 
 
 def first_paragraph(code):
-    """The start of the what.p1 paragraph in ``code``, as printed."""
+    """The start of the first list item in ``code``, as printed."""
     from nkhandout import build
     from nkhandout.project import Project
 
     inputs = build.load_inputs(Project.at(ROOT, fonts_dir=ROOT / "templates" / "fonts"))
-    text = next(m.id for m in inputs.pot if m.context == "what.p1")
+    text = next(m.id for m in inputs.pot if m.context == "for.item1")
     if code != "en":
         state = build.locale_state(inputs, code)
-        text = state.translations[("what.p1", text)]
+        text = state.translations[("for.item1", text)]
     return re.sub(r"\s+", " ", re.sub(r"\[@[^\]]*\]|\*", "", text))[:12].strip()
 
 
@@ -93,22 +99,39 @@ def test_every_reference_is_cited_and_listed(built, code):
     text = pdfutil.text(built[code]).replace("\r", "")
     body, refs = re.split(r"\n(?:References|Referencias)\n", text)
     cited = {int(n) for group in re.findall(r"\[([\d,]+)\]", body) for n in group.split(",")}
-    listed = [int(n) for n in re.findall(r"^(\d+)\. ", refs, re.M)]
-    assert cited == set(range(1, 10))
-    assert listed == list(range(1, 10))
-    first = [int(group.split(",")[0]) for group in re.findall(r"\[([\d,]+)\]", body)]
-    assert first == sorted(first)  # numbered in order of first citation
+    # One run-in list: each number, then its first author's family name.
+    listed = [int(n) for n in re.findall(r"(?:^|\s)(\d+)\.\s[A-Z][A-Za-z-]+ ", refs)]
+    assert cited == set(range(1, 12))
+    assert listed == list(range(1, 12))
+    seen = []  # numbered in order of first citation: each new number is the next one
+    for group in re.findall(r"\[([\d,]+)\]", body):
+        for number in (int(n) for n in group.split(",")):
+            if number not in seen:
+                assert number == len(seen) + 1, (number, seen)
+                seen.append(number)
 
 
 def test_rebuilding_gives_byte_identical_pdfs(tmp_path):
     """Two separate processes, same inputs, same bytes."""
+    import os
+
+    from tests.conftest import FONTS, copy_project, finish_translation
+
+    project = copy_project(tmp_path / "project")
+    finish_translation(project, "es")
+    # Arabic (right to left) joins again once its 2.0 translation is in:
+    # until then a draft stands in, built the same way twice.
+    draft = ["--draft"] if "ar" in awaiting() else []
+    env = dict(os.environ, NKHANDOUT_ROOT=str(project.root), NKHANDOUT_FONTS=str(FONTS))
     outs = []
     for run in ("a", "b"):
         out = tmp_path / run
-        subprocess.run([sys.executable, "-m", "nkhandout", "build", "--lang", "es", "--lang", "ar",
-                        "--out", str(out)], check=True, cwd=ROOT, capture_output=True)
+        for code, extra in (("es", []), ("zh_Hans" if draft else "ar", draft)):
+            subprocess.run([sys.executable, "-m", "nkhandout", "build", "--lang", code, *extra,
+                            "--out", str(out)], check=True, cwd=ROOT, capture_output=True, env=env)
         outs.append(out)
-    for name in ("nk-cells-recurrent-miscarriage.es.pdf", "nk-cells-recurrent-miscarriage.ar.pdf"):
+    second = "zh_Hans" if draft else "ar"
+    for name in ("nk-cells-recurrent-miscarriage.es.pdf", f"nk-cells-recurrent-miscarriage.{second}.pdf"):
         assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes()
 
 

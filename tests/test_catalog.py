@@ -11,7 +11,7 @@ def test_template_covers_source_labels_and_reference_words(project):
     inputs = build.load_inputs(project)
     entries = {(m.context, m.id): m for m in inputs.pot if m.id}
     contexts = {c for c, _ in entries}
-    assert {"title", "lead", "disclaimer", "what.heading", "for.item1", "do.p2"} <= contexts
+    assert {"title", "lead", "key", "disclaimer", "for.heading", "for.item1", "do.p1", "do.check1", "do.write1", "against.trial.caption", "against.trial.alt1", "against.trial.row1"} <= contexts
     label = entries[("label.references", "References")]
     assert label.locations[0][0] == "templates/handout.html.j2"
     assert label.auto_comments == ["Heading of the reference list."]
@@ -67,18 +67,22 @@ def test_merge_marks_changed_english_fuzzy_and_keeps_the_old_text(project):
             message.string = "IT " + message.id
     source = project.source_file
     text = source.read_text("utf-8")
-    source.write_text(text.replace("What are NK cells?", "What NK cells are"), "utf-8")
+    old = "Why some doctors test for NK cells"
+    long_old = next(m.id for m in inputs.pot if m.context == "lead")
+    source.write_text(text.replace(old, "What NK cells are").replace(long_old, long_old + " More."), "utf-8")
     pot = build.load_inputs(project).pot
     merged, changed = catalog.merge(loaded, pot)
-    assert changed == ["what.heading"]
-    entry = merged.catalog.get("What NK cells are", context="what.heading")
-    assert entry.fuzzy and entry.previous_id == ["What are NK cells?"] and entry.string == "IT What are NK cells?"
+    assert changed == ["lead", "for.heading"]
+    entry = merged.catalog.get("What NK cells are", context="for.heading")
+    assert entry.fuzzy and entry.previous_id == [old] and entry.string == "IT " + old
     dumped = catalog.dump(merged)
-    assert '#| msgid "What are NK cells?"' in dumped
+    assert f'#| msgid "{old}"' in dumped
     assert "X-Review-Status: unreviewed" in dumped
     path.write_text(dumped, "utf-8")
     reread = catalog.load(path, locale="it")
-    assert reread.catalog.get("What NK cells are", context="what.heading").previous_id == ["What are NK cells?"]
+    assert reread.catalog.get("What NK cells are", context="for.heading").previous_id == [old]
+    # A long old English (several quoted lines) reads back whole, so a second update changes nothing.
+    assert reread.catalog.get(long_old + " More.", context="lead").previous_id == [long_old]
     again, changed_again = catalog.merge(reread, pot)
     assert catalog.dump(again) == dumped and changed_again == []
     del inputs

@@ -47,16 +47,19 @@ def test_po_syntax_error_names_file_and_line(cli, project, out):
 
 
 def test_missing_translations_are_named_and_draft_builds_anyway(cli, project, out):
+    from tests.conftest import finish_translation
+
+    finish_translation(project, "es")
     path = project.locales_dir / "es.po"
     text = path.read_text("utf-8")
-    start = text.index('msgctxt "what.heading"')
+    start = text.index('msgctxt "for.heading"')
     end = text.index("\n\n", start)
     entry = text[start:end]
     blank = entry[: entry.index("msgstr")] + 'msgstr ""'
     path.write_text(text.replace(entry, blank), "utf-8")
     result = cli("build", "--lang", "es", "--out", str(out))
     assert result.exit_code == 1
-    assert "content/locales/es.po" in result.output and "what.heading" in result.output
+    assert "content/locales/es.po" in result.output and "for.heading" in result.output
     assert files_in(out) == []
     draft = cli("build", "--lang", "es", "--draft", "--out", str(out))
     assert draft.exit_code == 0, draft.output
@@ -94,8 +97,10 @@ def test_output_folder_that_cannot_be_written(cli, tmp_path):
 def test_overflow_writes_nothing_and_says_by_how_much(cli, project, out):
     source = project.source_file
     text = source.read_text("utf-8")
+    old = 'p = "NK cell treatment is still an experiment.'
     long = "Ask your care team: " + "what does this test mean for me? " * 60
-    source.write_text(text.replace('p = "Ask your care team:"', f'p = "{long}"'), "utf-8")
+    assert old in text
+    source.write_text(text.replace(old, f'p = "{long} NK cell treatment is still an experiment.'), "utf-8")
     result = cli("build", "--lang", "en", "--out", str(out))
     assert result.exit_code == 1
     assert "locale en: handout takes 2 pages: it overflows one page by about" in result.output

@@ -1,13 +1,13 @@
-"""Typography of the shipped pages: direction, CJK, hyphenation, contrast, reading level."""
+"""Typography of the shipped pages: direction, CJK, hyphenation, contrast.
+
+The reading level is tested in test_content_blocks.py (textstat)."""
 
 import ctypes
 import re
-import tomllib
 
 import pikepdf
 import pypdfium2 as pdfium
 import pypdfium2.raw as raw
-import pyphen
 import pytest
 
 from tests import pdfutil
@@ -103,23 +103,6 @@ def test_all_text_has_contrast_of_at_least_4_5(built, code):
             elif op in ("Tj", "TJ"):
                 worst = min(worst, _contrast(colour))
     assert worst >= 4.5, worst
-
-
-def test_english_body_reads_at_grade_8_or_lower():
-    """Flesch-Kincaid grade, syllables estimated from Pyphen's hyphenation points."""
-    data = tomllib.loads((ROOT / "content" / "handout.toml").read_text("utf-8"))
-    parts = [data["text"]["lead"], data["text"]["disclaimer"]]
-    for section in data["sections"]:
-        for block in section["blocks"]:
-            parts += [block["p"]] if "p" in block else block["ul"]
-    text = re.sub(r"\[@[^\]]*\]|\*", "", " ".join(parts))
-    text = re.sub(r"\{\w+\}", "20", text)
-    dictionary = pyphen.Pyphen(lang="en_US")
-    sentences = [s for s in re.split(r"[.?!:]+(?:\s|$)", text) if s.strip()]
-    words = re.findall(r"[A-Za-z][A-Za-z'-]*", text)
-    syllables = sum(len(dictionary.positions(word.lower())) + 1 for word in words)
-    grade = 0.39 * len(words) / len(sentences) + 11.8 * syllables / len(words) - 15.59
-    assert grade <= 8, grade
 
 
 def test_wrong_language_and_plural_headers_are_refused(cli, project):
