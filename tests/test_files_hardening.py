@@ -14,10 +14,10 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from conftest import FONTS
+from tests.conftest import FONTS
 from nkhandout import fonts as font_lib
 from nkhandout.cli import main
-from pdfutil import text as pdf_text
+from tests.pdfutil import text as pdf_text
 
 NAME = "nk-cells-recurrent-miscarriage"
 
