@@ -17,6 +17,8 @@ Examples:
   nkhandout build --lang ko --draft
   nkhandout build --lang es --clinic riverside.toml
   nkhandout build --all --clinic clinics/        # every clinic x every locale
+  nkhandout build --lang ar --format html        # the web page: handouts/<name>.ar.html
+  nkhandout build --all --format pdf --format html
 """
 
 
@@ -73,9 +75,12 @@ def main(ctx, root):
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), metavar="N",
               help="Processes to build with (default: one per core).")
 @click.option("--force", is_flag=True, help="Rebuild even handouts whose inputs did not change.")
+@click.option("--format", "formats", multiple=True, type=click.Choice(["pdf", "html"]),
+              help="pdf (default): the printed page; html: a standalone, accessible web page "
+                   "(<name>.<code>.html). Repeatable.")
 @click.pass_obj
-def build(project, langs, all_, paper, out, draft, require_reviewed, clinic_paths, jobs, force):
-    """Build handout PDFs, one page each.
+def build(project, langs, all_, paper, out, draft, require_reviewed, clinic_paths, jobs, force, formats):
+    """Build handout PDFs, one page each, and web pages (--format html).
 
     Handouts whose inputs (content, catalog, templates, fonts, clinic profile,
     options, software versions) did not change since the last build are
@@ -94,10 +99,32 @@ def build(project, langs, all_, paper, out, draft, require_reviewed, clinic_path
         if tty and total > 1:
             click.echo(f"\r[{index}/{total}] built".ljust(30), err=True, nl=False)
 
+    formats = formats or ("pdf",)
+    if "pdf" not in formats:
+        from . import htmlout
+
+        result = htmlout.build(project, codes, out_dir=out, draft=draft, paper=paper,
+                               require_reviewed=require_reviewed, clinic_paths=clinic_paths,
+                               only_complete=all_, log=None if tty else click.echo)
+        _report_build(project, out, result, tty)
+        return
     result = batch.run(project, codes, out_dir=out, draft=draft, paper=paper,
                        require_reviewed=require_reviewed, clinic_paths=clinic_paths,
                        only_complete=all_, force=force, jobs=jobs,
                        log=None if tty else click.echo, progress=progress)
+    if "html" in formats:
+        from . import htmlout
+
+        pages = htmlout.build(project, codes, out_dir=out, draft=draft, paper=paper,
+                              require_reviewed=require_reviewed, clinic_paths=clinic_paths,
+                              only_complete=all_, log=None if tty else click.echo)
+        failed = {(f.clinic, f.code) for f in result.failures}
+        result.written += pages.written
+        result.failures += [f for f in pages.failures if (f.clinic, f.code) not in failed]
+    _report_build(project, out, result, tty)
+
+
+def _report_build(project, out, result, tty):
     if tty and (result.written or result.failures):
         click.echo("", err=True)
     for failure in result.failures:
