@@ -338,5 +338,43 @@ def mark_reviewed(project, code, reviewer, day):
     click.echo(f"marked {project.relative(path)} reviewed by {reviewer}")
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Anything but this machine offers the app to the network.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--clinics", "clinics_dir", type=click.Path(file_okay=False, exists=True), metavar="DIR",
+              help="Folder of clinic profiles (*.toml) staff can choose from.")
+@click.option("--watch/--no-watch", default=None,
+              help="Re-render open pages when a catalog, the source, a template or a profile changes "
+                   "(default: on when serving a git checkout).")
+@click.option("--prerender/--no-prerender", default=True, show_default=True,
+              help="Render every locale on A4 and Letter in the background after start "
+                   "(fills the index's fit columns and the cache).")
+@click.pass_obj
+def serve(project, host, port, clinics_dir, watch, prerender):
+    """Serve the handouts in a browser: preview, choose paper and clinic, print.
+
+    Read-only: it never writes content or catalogs. Translators: run it with
+    --watch beside Poedit; every save re-renders the open page.
+
+    \b
+    Examples:
+      nkhandout serve --clinics examples/clinics
+      nkhandout serve --watch
+      nkhandout serve --host 0.0.0.0 --port 8080 --clinics /srv/clinics
+    """
+    try:
+        from . import web
+    except ImportError as error:
+        raise HandoutError(f"the web app needs {error.name}", hint="pip install -e '.[web]'") from None
+    if watch is None:
+        watch = (project.root / ".git").exists()
+    if not web.is_loopback(host):
+        click.echo(f"nkhandout: warning: offering the app to every machine that can reach {host}:{port}; "
+                   "it has no login, so use it only on a trusted clinic network", err=True)
+    web.serve(project, host=host, port=port, clinics_dir=clinics_dir, watch=watch, prerender=prerender,
+              log=click.echo)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

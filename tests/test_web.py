@@ -120,3 +120,146 @@ def test_a_stylesheet_that_would_load_something_is_refused(cli, project, out):
     assert "templates/screen.css:" in result.output and "url(" in result.output
     assert "Traceback" not in result.output
     assert files_in(out) == []
+
+
+# -- nkhandout serve --------------------------------------------------------
+
+import threading  # noqa: E402
+import time  # noqa: E402
+
+from webutil import Server  # noqa: E402
+
+from conftest import SHIPPED  # noqa: E402
+import pdfutil  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    running = Server(tmp_path_factory.mktemp("serve"))
+    yield running
+    running.stop()
+
+
+def test_index_lists_every_locale_with_names_and_review(server):
+    status, headers, body = server.get("/")
+    assert status == 200
+    text = body.decode()
+    page = Page(text)
+    links = {value for tag, name, value in page.attrs if tag == "a" and name == "href"}
+    for code in SHIPPED:
+        assert f"/l/{code}" in links
+    for native, english in [("español", "Spanish"), ("العربية", "Arabic"), ("中文 (简体)", "Chinese (Simplified)"),
+                            ("Deutsch", "German"), ("English", "English")]:
+        assert f">{native}</a>" in text and f"<td>{english}</td>" in text
+    assert "source text" in text and "not reviewed" in text
+    assert "/?clinic=harbour" in links
+    assert "default-src 'none'" in headers["content-security-policy"]
+
+
+def test_spanish_with_a_clinic_prints_one_page_with_its_phone(server, tmp_path):
+    status, _headers, body = server.get("/l/es?clinic=harbour")
+    assert status == 200
+    page = Page(body.decode())
+    hrefs = {value for tag, name, value in page.attrs if name in ("href", "src")}
+    pdf_url = next(h for h in hrefs if h.startswith("/l/es/handout.pdf") and "download" not in h)
+    png_url = next(h for h in hrefs if h.startswith("/l/es/preview.png"))
+    status, headers, pdf = server.get(pdf_url)
+    assert status == 200 and headers["content-type"] == "application/pdf"
+    assert "content-security-policy" in headers
+    path = tmp_path / "es.pdf"
+    path.write_bytes(pdf)
+    assert pdfutil.page_count(path) == 1
+    assert pdfutil.info(path)["lang"] == "es"
+    assert [round(x) for x in pdfutil.info(path)["mediabox"][2:]] == [595, 842]  # ES clinic: A4
+    assert "+34 910 555 777" in pdfutil.text(path)
+    status, headers, png = server.get(png_url)
+    assert status == 200 and headers["content-type"] == "image/png" and png.startswith(b"\x89PNG")
+    status, headers, web = server.get(png_url.replace("preview.png", "handout.html"))
+    assert status == 200 and "style-src 'sha256-" in headers["content-security-policy"]
+    assert "Harbour &lt;Fertility&gt; &amp; Co" in web.decode()
+
+
+def test_letter_paper_and_download(server, tmp_path):
+    status, headers, pdf = server.get("/l/en/handout.pdf?paper=letter&download=1")
+    assert status == 200 and headers["content-disposition"].startswith("attachment;")
+    path = tmp_path / "en.pdf"
+    path.write_bytes(pdf)
+    assert [round(x) for x in pdfutil.info(path)["mediabox"][2:]] == [612, 792]
+
+
+HOSTILE = [
+    "/l/../../etc/passwd",
+    "/l/..%2f..%2f..%2fetc%2fpasswd",
+    "/l/%2e%2e/%2e%2e/pyproject.toml",
+    "/l/es/../../../content/locales/es.po",
+    "/l/es%2f..%2f..%2fcontent%2flocales%2fes.po/preview.png",
+    "/l/..%5c..%5cpyproject.toml/handout.pdf",
+    "/l/es/preview.png?clinic=../../clinics/harbour",
+    "/l/es/handout.pdf?clinic=..%2fharbour",
+    "/l/es/handout.pdf?clinic=%2fetc%2fpasswd",
+    "/l/es/handout.html?clinic=harbour.toml",
+    "/l/es?paper=..%2f..%2fetc%2fpasswd",
+    "/l/es/preview.png?paper=A4%00",
+    "/l/es/events?clinic=../harbour",
+    "/l/es/state.json?paper=legal",
+    "/l/ES",
+    "/l/es_ES/handout.pdf",
+    "/l/xx/preview.png",
+    "/l/es%00/preview.png",
+    "/l/es?lang=../../etc/passwd",
+    "/content/locales/es.po",
+    "/templates/print.css",
+    "/static/../pyproject.toml",
+    "//etc/passwd",
+    "/l/es?" + "a=1&" * 400,
+    "/l/es/preview.png?clinic=" + "x" * 5000,
+    "/?clinic=" + "%2e" * 3000,
+]
+
+
+@pytest.mark.parametrize("path", HOSTILE)
+def test_hostile_requests_get_an_error_and_never_a_file(server, path):
+    status, headers, body = server.get(path)
+    assert status in (400, 404, 405), (path, status)
+    assert len(body) < 200
+    for secret in (b"root:", b"msgid", b"[project]", b"%PDF", b"\x89PNG", b"name ="):
+        assert secret not in body
+    assert "default-src 'none'" in headers.get("content-security-policy", ""), path
+
+
+def test_only_get_and_head(server):
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    connection.request("POST", "/l/es", body=b"x=1")
+    response = connection.getresponse()
+    assert response.status == 405 and response.getheader("content-security-policy")
+    connection.close()
+
+
+def test_header_too_large_is_refused(server):
+    status, _headers, _body = server.get("/" + "a" * 70000)
+    assert status in (400, 404, 414, 431)
+
+
+def test_stays_responsive_while_rendering(server):
+    """A render runs in the worker process; the server answers meanwhile."""
+    done = {}
+
+    def render():
+        start = time.monotonic()
+        done["status"] = server.get("/l/de/preview.png?paper=letter&clinic=harbour")[0]
+        done["seconds"] = time.monotonic() - start
+
+    thread = threading.Thread(target=render)
+    thread.start()
+    time.sleep(0.05)
+    latencies = []
+    while thread.is_alive() and len(latencies) < 200:
+        start = time.monotonic()
+        assert server.get("/app.css")[0] == 200
+        latencies.append(time.monotonic() - start)
+    thread.join()
+    assert done["status"] == 200
+    assert latencies, "the render finished before any other request"
+    assert max(latencies) < 0.5, (max(latencies), done["seconds"])
