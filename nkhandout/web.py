@@ -21,6 +21,7 @@ import asyncio
 import io
 import ipaddress
 import json
+import re
 import time
 from collections import OrderedDict
 from concurrent.futures import ProcessPoolExecutor
@@ -196,6 +197,7 @@ class Service:
         self._shared = (0.0, None)
         self._codes = None
         self._clinics = None
+        self._labels = {}
         self._tasks = []
 
     # names the routes accept
@@ -219,6 +221,24 @@ class Service:
                         found.setdefault(batch.clinic_slug(path), path)
             self._clinics = found
         return self._clinics
+
+    def clinic_label(self, name):
+        """The clinic's own name from its profile (the file name if it cannot be read)."""
+        from . import clinic as clinic_lib
+        from .errors import HandoutError
+
+        path = self.clinics()[name]
+        try:
+            stamp = path.stat().st_mtime_ns
+        except OSError:
+            return name
+        if self._labels.get(name, (None,))[0] != stamp:
+            try:
+                label = clinic_lib.load(path).name
+            except HandoutError:
+                label = f"{name} (profile has a problem)"
+            self._labels[name] = (stamp, label)
+        return self._labels[name][1]
 
     def shared(self):
         """incremental.shared_hash of the project; with --watch, computed again
@@ -531,6 +551,16 @@ _JS = """'use strict';
 """
 
 
+def _problems(result):
+    """check's problems, then what stopped the PDF (unless check said it already)."""
+    problems = [list(problem) for problem in result["problems"]]
+    error = result["error"]
+    if error and error not in {f"{where}: {message}" for where, message in problems}:
+        where, _, message = error.partition(": ") if re.match(r"^\S+:\d+: ", error) else ("", "", error)
+        problems.append([where, message])
+    return problems
+
+
 def _jinja():
     import jinja2
 
@@ -628,8 +658,7 @@ def create_app(project, clinics_dir=None, watch=False, prerender=False, allowed_
         return html_page("Patient handouts · nkhandout", body, request, clinic)
 
     def _clinic_labels():
-        return [(name, path.stem.replace("-", " ").replace("_", " ").title())
-                for name, path in service.clinics().items()]
+        return [(name, service.clinic_label(name)) for name in service.clinics()]
 
     async def locale(request):
         code = known_code(request)
@@ -656,7 +685,7 @@ def create_app(project, clinics_dir=None, watch=False, prerender=False, allowed_
             english=info.locale.get_display_name("en") or code, papers=PAPERS, paper_names=PAPER_NAMES,
             paper=result["paper"], clinics=_clinic_labels(), clinic=clinic, clinic_label=labels.get(clinic, ""),
             link=link, pdf_url=shown["pdf"] if result["pdf"] else "", html_url=shown["html"],
-            png_url=shown["png"], problems=result["problems"] + ([("", result["error"])] if result["error"] else []),
+            png_url=shown["png"], problems=_problems(result),
             status=status_text(result), width=width, height=height,
             events_url=events if service.watch else "", watch=service.watch, clinic_query=(
                 "?" + urlencode({"clinic": clinic}) if clinic else ""))
@@ -707,7 +736,7 @@ def create_app(project, clinics_dir=None, watch=False, prerender=False, allowed_
         shown = urls(code, paper, clinic, key)
         return {"version": service.version, "key": key[:16], "png": shown["png"] if result["png"] else "",
                 "pdf": shown["pdf"] if result["pdf"] else "", "html": shown["html"],
-                "problems": result["problems"] + ([["", result["error"]]] if result["error"] else []),
+                "problems": _problems(result),
                 "status": status_text(result)}
 
     async def events(request):
@@ -745,6 +774,9 @@ def create_app(project, clinics_dir=None, watch=False, prerender=False, allowed_
     async def css(_request):
         return Response(_CSS, media_type="text/css; charset=utf-8", headers={"Cache-Control": "max-age=3600"})
 
+    async def no_icon(_request):
+        return Response(status_code=204)
+
     async def js(_request):
         return Response(_JS, media_type="text/javascript; charset=utf-8")
 
@@ -752,6 +784,7 @@ def create_app(project, clinics_dir=None, watch=False, prerender=False, allowed_
         Route("/", index),
         Route("/app.css", css),
         Route("/app.js", js),
+        Route("/favicon.ico", no_icon),
         Route("/l/{code}", locale),
         Route("/l/{code}/preview.png", preview),
         Route("/l/{code}/handout.pdf", pdf),
