@@ -640,7 +640,7 @@ def create_app(project, clinics_dir=None, watch=False, prerender=False, allowed_
         rows = await service.index_rows()
 
         def fit(code, paper):
-            result = service.cached(code, paper)
+            result = service.cached(code, paper, clinic)
             if result is None:
                 return "not checked yet"
             return "yes" if result["pages"] == 1 else ("no" if result["pages"] else "cannot render")

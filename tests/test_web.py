@@ -176,7 +176,7 @@ def test_spanish_with_a_clinic_prints_one_page_with_its_phone(server, tmp_path):
     assert status == 200 and headers["content-type"] == "image/png" and png.startswith(b"\x89PNG")
     status, headers, web = server.get(png_url.replace("preview.png", "handout.html"))
     assert status == 200 and "style-src 'sha256-" in headers["content-security-policy"]
-    assert "Harbour &lt;Fertility&gt; &amp; Co" in web.decode()
+    assert "Harbour Women&#39;s Clinic &amp; Fertility" in web.decode()
 
 
 def test_letter_paper_and_download(server, tmp_path):

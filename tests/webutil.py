@@ -11,7 +11,7 @@ from pathlib import Path
 from conftest import FONTS, copy_project
 
 ROOT = Path(__file__).resolve().parent.parent
-CLINIC = """name = "Harbour <Fertility> & Co"
+CLINIC = """name = "Harbour Women's Clinic & Fertility"
 phone = "+34 910 555 777"
 country = "ES"
 website = "https://example.org/harbour"
