@@ -339,6 +339,37 @@ def mark_reviewed(project, code, reviewer, day):
 
 
 @main.command()
+@click.argument("out", type=click.Path(file_okay=False))
+@click.option("--clinic", "clinic_paths", multiple=True, type=click.Path(), metavar="PROFILE",
+              help="Clinic profile (TOML) or a folder of them (repeatable): a section per clinic.")
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), metavar="N",
+              help="Processes to build with (default: one per core).")
+@click.pass_obj
+def site(project, out, clinic_paths, jobs):
+    """Write a static site: OUT/index.html with every complete locale's PDF,
+    web page and a small picture of the page.
+
+    Copy OUT/ to any static web host or a shared folder; staff print without
+    installing anything.
+
+    \b
+    Examples:
+      nkhandout site public/
+      nkhandout site public/ --clinic examples/clinics
+    """
+    from . import site as site_lib
+
+    tty = sys.stderr.isatty()
+    count, failures = site_lib.build_site(project, out, clinic_paths=clinic_paths, jobs=jobs,
+                                          log=None if tty else click.echo)
+    for failure in failures:
+        click.echo(f"nkhandout: {failure}", err=True)
+    click.echo(f"site of {count} handout(s) in {out}/index.html")
+    if failures:
+        sys.exit(max(f.error.exit_code for f in failures))
+
+
+@main.command()
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on. Anything but this machine offers the app to the network.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))

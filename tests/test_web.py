@@ -263,3 +263,33 @@ def test_stays_responsive_while_rendering(server):
     assert done["status"] == 200
     assert latencies, "the render finished before any other request"
     assert max(latencies) < 0.5, (max(latencies), done["seconds"])
+
+
+# -- nkhandout site ---------------------------------------------------------
+
+
+def test_site_lists_every_locale_with_pdf_web_page_and_picture(cli, tmp_path):
+    from PIL import Image
+
+    out = tmp_path / "site"
+    result = cli("site", str(out))
+    assert result.exit_code == 0, result.output
+    assert "site of 10 handout(s)" in result.output
+    text = (out / "index.html").read_text("utf-8")
+    page = Page(text)
+    links = [value for tag, name, value in page.attrs if name in ("href", "src")]
+    for code in SHIPPED:
+        for suffix in ("pdf", "html", "png"):
+            assert f"nk-cells-recurrent-miscarriage.{code}.{suffix}" in links
+    for link in links:
+        assert not re.match(r"[a-z]+:|/|\.\.", link), link  # relative, inside the site
+        assert (out / link).is_file()
+    with Image.open(out / "nk-cells-recurrent-miscarriage.ar.png") as image:
+        assert image.width <= 220 and image.height > image.width
+    assert pdfutil.page_count(out / "nk-cells-recurrent-miscarriage.zh_Hans.pdf") == 1
+    assert "img-src 'self'" in page.meta["content-security-policy"]
+    assert ">العربية</span>" in text and "(Arabic)" in text
+    stamps = {p.name: p.stat().st_mtime_ns for p in out.iterdir() if p.suffix in (".pdf", ".png")}
+    again = cli("site", str(out))
+    assert again.exit_code == 0, again.output
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir() if p.suffix in (".pdf", ".png")} == stamps  # PDFs and pictures kept
