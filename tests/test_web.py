@@ -237,6 +237,54 @@ def test_only_get_and_head(server):
     connection.close()
 
 
+def test_other_host_names_are_refused_on_loopback(server):
+    """No DNS rebinding: a page on another site cannot reach the app through a name it controls."""
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    connection.request("GET", "/", headers={"Host": "attacker.example"})
+    response = connection.getresponse()
+    assert response.status == 400 and b"Patient handouts" not in response.read()
+    connection.close()
+    assert server.get("/")[0] == 200
+
+
+def _hammer(port, path, count, out):
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    statuses = []
+    for _ in range(count):
+        connection.request("GET", path)
+        response = connection.getresponse()
+        body = response.read()
+        statuses.append((response.status, len(body)))
+    connection.close()
+    out.put(statuses)
+
+
+def test_many_concurrent_requests_from_another_process(server):
+    """8 connections x 40 requests from a second process, on 127.0.0.1 only."""
+    import multiprocessing
+
+    path = "/l/en/preview.png?paper=a4"
+    status, _headers, png = server.get(path)
+    assert status == 200
+    context = multiprocessing.get_context("spawn")
+    out = context.Queue()
+    workers = [context.Process(target=_hammer, args=(server.port, path, 40, out)) for _ in range(8)]
+    start = time.monotonic()
+    for worker in workers:
+        worker.start()
+    results = [out.get(timeout=60) for _ in workers]
+    for worker in workers:
+        worker.join(10)
+    elapsed = time.monotonic() - start
+    flat = [item for statuses in results for item in statuses]
+    assert len(flat) == 320 and set(flat) == {(200, len(png))}
+    assert elapsed < 30
+
+
 def test_header_too_large_is_refused(server):
     status, _headers, _body = server.get("/" + "a" * 70000)
     assert status in (400, 404, 414, 431)
