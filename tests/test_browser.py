@@ -33,7 +33,10 @@ def browser():
         pytest.skip(f"Playwright is not installed ({error}); run make setup")
     manager = sync_playwright().start()
     try:
-        chromium = manager.chromium.launch(executable_path=CHROMIUM, args=ARGS, timeout=30000)
+        # The renderer hides the system's fonts from this process (FONTCONFIG_FILE,
+        # see render.isolate_fonts); the browser must see them.
+        env = {k: v for k, v in os.environ.items() if k != "FONTCONFIG_FILE"}
+        chromium = manager.chromium.launch(executable_path=CHROMIUM, args=ARGS, timeout=30000, env=env)
     except Error as error:
         manager.stop()
         reason = f"Chromium cannot start ({CHROMIUM}): {str(error).splitlines()[0]}"
