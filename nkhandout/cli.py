@@ -19,6 +19,7 @@ Examples:
   nkhandout build --all --clinic clinics/        # every clinic x every locale
   nkhandout build --lang ar --format html        # the web page: handouts/<name>.ar.html
   nkhandout build --all --format pdf --format html
+  nkhandout build --lang es --large-print        # handouts/<name>.es.large.pdf
 """
 
 
@@ -78,8 +79,12 @@ def main(ctx, root):
 @click.option("--format", "formats", multiple=True, type=click.Choice(["pdf", "html"]),
               help="pdf (default): the printed page; html: a standalone, accessible web page "
                    "(<name>.<code>.html). Repeatable.")
+@click.option("--large-print", is_flag=True,
+              help="Large print: text patients read at 16pt or more, on at most two pages "
+                   "(<name>.<code>.large.pdf).")
 @click.pass_obj
-def build(project, langs, all_, paper, out, draft, require_reviewed, clinic_paths, jobs, force, formats):
+def build(project, langs, all_, paper, out, draft, require_reviewed, clinic_paths, jobs, force, formats,
+          large_print):
     """Build handout PDFs, one page each, and web pages (--format html).
 
     Handouts whose inputs (content, catalog, templates, fonts, clinic profile,
@@ -100,6 +105,17 @@ def build(project, langs, all_, paper, out, draft, require_reviewed, clinic_path
             click.echo(f"\r[{index}/{total}] built".ljust(30), err=True, nl=False)
 
     formats = formats or ("pdf",)
+    if large_print:
+        if "html" in formats:
+            raise UsageError("--large-print makes PDFs; the web page already follows the reader's text size",
+                             hint="drop --format html")
+        from . import largeprint
+
+        result = largeprint.build(project, codes, out_dir=out, draft=draft, paper=paper,
+                                  require_reviewed=require_reviewed, clinic_paths=clinic_paths,
+                                  only_complete=all_, force=force, log=None if tty else click.echo)
+        _report_build(project, out, result, tty)
+        return
     if "pdf" not in formats:
         from . import htmlout
 
