@@ -60,7 +60,7 @@ def _warm(shared):
     if _WORKER.get("shared") == shared:
         return _WORKER
     project = _WORKER["project"]
-    _WORKER.update(shared=None, error=None, inputs=None, renderer=None, css=None)
+    _WORKER.update(shared=None, error=None, inputs=None, renderer=None, css=None, large=None)
     try:
         inputs = builder.load_inputs(project)
         renderer = render.Renderer(project, inputs.manifest)
@@ -139,6 +139,34 @@ def render_job(shared, code, paper, clinic_path, scale=PREVIEW_SCALE):
                                f"one {report.paper} page by about {over:.0f} mm (shorten the text)")
         else:
             result["pdf"] = pdf
+    except HandoutError as error:
+        result["error"] = str(error)
+    return result
+
+
+def large_print_job(shared, code, paper, clinic_path):
+    """The large-print PDF (at most two pages), or why there is none."""
+    from . import build as builder, check as checker, clinic as clinic_lib, largeprint
+    from .errors import HandoutError
+
+    state = _warm(shared)
+    result = {"pdf": None, "error": None}
+    if state["error"] is not None:
+        result["error"] = str(state["error"])
+        return result
+    inputs = state["inputs"]
+    inputs.states.pop(code, None)
+    try:
+        if state.get("large") is None:
+            state["large"] = largeprint.LargePrintRenderer(state["project"], inputs.manifest)
+        renderer = state["large"]
+        clinic = clinic_lib.load(clinic_path) if clinic_path else None
+        report = checker.check_locale(inputs, renderer, code, paper=paper, layout=False, clinic=clinic)
+        if report.problems:
+            raise HandoutError(str(report.problems[0]))
+        value, _state = builder.prepare(inputs, code, paper=report.paper, clinic=clinic)
+        document, html = largeprint.render_one(renderer, value)
+        result["pdf"] = renderer.pdf_bytes(value, document, html)
     except HandoutError as error:
         result["error"] = str(error)
     return result
@@ -252,11 +280,11 @@ class Service:
             self._shared = (now, value)
         return value
 
-    def key(self, code, paper, clinic):
+    def key(self, code, paper, clinic, kind="page"):
         from . import incremental
 
         path = self.clinics()[clinic] if clinic else None
-        options = (("draft", "auto"), ("paper", paper), ("require_reviewed", False), ("web", 1))
+        options = (("draft", "auto"), ("paper", paper), ("require_reviewed", False), ("web", kind))
         return incremental.input_hash(self.project, code, path, options, self.shared())
 
     # the worker
@@ -310,16 +338,18 @@ class Service:
                         await asyncio.sleep(0.05)
                     await self.rendered(code, paper, "", background=True)
 
-    async def rendered(self, code, paper, clinic, background=False):
-        """The render_job result for (code, paper, clinic), from the cache if the inputs are the same."""
-        key = self.key(code, paper, clinic)
+    async def rendered(self, code, paper, clinic, background=False, kind="page"):
+        """The render_job (or large_print_job) result for (code, paper, clinic),
+        from the cache if the inputs are the same."""
+        key = self.key(code, paper, clinic, kind)
         if key in self.cache:
             self.cache.move_to_end(key)
             return key, self.cache[key]
         if key not in self.pending:
             path = self.clinics()[clinic] if clinic else None
+            job = large_print_job if kind == "large" else render_job
             self.pending[key] = asyncio.ensure_future(
-                self._call(render_job, self.shared(), code, paper, str(path) if path else None))
+                self._call(job, self.shared(), code, paper, str(path) if path else None))
         future = self.pending[key]
         if not background:
             self.foreground += 1
@@ -465,6 +495,7 @@ _LOCALE = """<p class="crumbs"><a href="/{{ clinic_query }}">All languages</a></
 <a class="button" id="print" href="{{ pdf_url }}" target="_blank" rel="noopener">Open the PDF to print</a>
 <a class="button" id="download" href="{{ pdf_url }}&amp;download=1" download>Download PDF</a>
 </p>
+<p><a id="large" href="{{ large_url }}" target="_blank" rel="noopener">Large print PDF</a> (16pt, up to two pages, for patients who ask for it)</p>
 <p><a id="web" href="{{ html_url }}">Web page version</a> (for patient portals and screen readers)</p>
 <section aria-labelledby="problems-heading" class="problems">
 <h2 id="problems-heading">Problems</h2>
@@ -534,6 +565,7 @@ _JS = """'use strict';
       document.getElementById('download').href = state.pdf + '&download=1';
     }
     document.getElementById('web').href = state.html;
+    document.getElementById('large').href = state.large;
     document.getElementById('status').textContent = state.status;
     var list = document.getElementById('problems');
     while (list.firstChild) { list.removeChild(list.firstChild); }
@@ -624,7 +656,7 @@ def create_app(project, clinics_dir=None, watch=False, prerender=False, allowed_
         params["v"] = key[:16]
         tail = "?" + urlencode(params)
         return {"png": f"/l/{code}/preview.png{tail}", "pdf": f"/l/{code}/handout.pdf{tail}",
-                "html": f"/l/{code}/handout.html{tail}"}
+                "html": f"/l/{code}/handout.html{tail}", "large": f"/l/{code}/large.pdf{tail}"}
 
     def status_text(result):
         if result["error"]:
@@ -685,6 +717,7 @@ def create_app(project, clinics_dir=None, watch=False, prerender=False, allowed_
             english=info.locale.get_display_name("en") or code, papers=PAPERS, paper_names=PAPER_NAMES,
             paper=result["paper"], clinics=_clinic_labels(), clinic=clinic, clinic_label=labels.get(clinic, ""),
             link=link, pdf_url=shown["pdf"] if result["pdf"] else "", html_url=shown["html"],
+            large_url=shown["large"],
             png_url=shown["png"], problems=_problems(result),
             status=status_text(result), width=width, height=height,
             events_url=events if service.watch else "", watch=service.watch, clinic_query=(
@@ -716,6 +749,21 @@ def create_app(project, clinics_dir=None, watch=False, prerender=False, allowed_
                         headers={"Content-Disposition": f'{how}; filename="{name}"',
                                  "Content-Security-Policy": PDF_CSP, "Cache-Control": "no-cache"})
 
+    async def large_pdf(request):
+        code = known_code(request)
+        paper, clinic = query(request)
+        _key, result = await service.rendered(code, paper, clinic, kind="large")
+        if result["pdf"] is None:
+            raise Refused(404, "no large-print PDF: " + (result["error"] or "not rendered"))
+        from . import batch
+
+        name = (f"{batch._handout_name(project) or 'handout'}.{code}" + (f".{clinic}" if clinic else "")
+                + ".large.pdf")
+        how = "attachment" if request.query_params.get("download") else "inline"
+        return Response(result["pdf"], media_type="application/pdf",
+                        headers={"Content-Disposition": f'{how}; filename="{name}"',
+                                 "Content-Security-Policy": PDF_CSP, "Cache-Control": "no-cache"})
+
     async def web_page(request):
         _code, _paper, _clinic, result = await _artefact(request)
         if result["html"] is None:
@@ -735,7 +783,7 @@ def create_app(project, clinics_dir=None, watch=False, prerender=False, allowed_
     def _state(code, paper, clinic, key, result):
         shown = urls(code, paper, clinic, key)
         return {"version": service.version, "key": key[:16], "png": shown["png"] if result["png"] else "",
-                "pdf": shown["pdf"] if result["pdf"] else "", "html": shown["html"],
+                "pdf": shown["pdf"] if result["pdf"] else "", "html": shown["html"], "large": shown["large"],
                 "problems": _problems(result),
                 "status": status_text(result)}
 
@@ -789,6 +837,7 @@ def create_app(project, clinics_dir=None, watch=False, prerender=False, allowed_
         Route("/l/{code}/preview.png", preview),
         Route("/l/{code}/handout.pdf", pdf),
         Route("/l/{code}/handout.html", web_page),
+        Route("/l/{code}/large.pdf", large_pdf),
         Route("/l/{code}/state.json", state),
         Route("/l/{code}/events", events),
     ]

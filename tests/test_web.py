@@ -187,7 +187,28 @@ def test_letter_paper_and_download(server, tmp_path):
     assert [round(x) for x in pdfutil.info(path)["mediabox"][2:]] == [612, 792]
 
 
+def test_large_print_from_the_locale_page(server, tmp_path):
+    status, _headers, body = server.get("/l/ru?clinic=harbour")
+    assert status == 200
+    page = Page(body.decode())
+    url = next(v for t, n, v in page.attrs if n == "href" and v.startswith("/l/ru/large.pdf"))
+    status, headers, pdf = server.get(url)
+    assert status == 200 and headers["content-type"] == "application/pdf"
+    assert headers["content-disposition"].endswith('.ru.harbour.large.pdf"')
+    path = tmp_path / "large.pdf"
+    path.write_bytes(pdf)
+    assert pdfutil.page_count(path) == 2 and pdfutil.info(path)["lang"] == "ru"
+    import pypdfium2
+
+    document = pypdfium2.PdfDocument(str(path))
+    text = "".join(page.get_textpage().get_text_range() for page in document)
+    document.close()
+    assert "+34 910 555 777" in text  # the clinic's box, in large print too
+
+
 HOSTILE = [
+    "/l/es/large.pdf?clinic=../harbour",
+    "/l/../large.pdf",
     "/l/../../etc/passwd",
     "/l/..%2f..%2f..%2fetc%2fpasswd",
     "/l/%2e%2e/%2e%2e/pyproject.toml",
