@@ -122,15 +122,18 @@ def render_job(shared, code, paper, clinic_path, scale=PREVIEW_SCALE):
                                   layout=False, clinic=clinic)
     result["problems"] = [(p.where, p.message) for p in report.problems]
     result["paper"] = report.paper
+    from .batch import _time_limit
+
     try:
         draft = not (report.stats and report.stats.complete)
         result["draft"] = draft
         value, _state = builder.prepare(inputs, code, draft=draft, paper=report.paper, clinic=clinic)
         result["title"] = value.title_text
-        html = render.to_html(value, renderer.env)
-        document = renderer.layout(value, html)
-        result["pages"] = len(document.pages)
-        pdf = renderer.pdf_bytes(value, document, html)
+        with _time_limit(code):  # NKHANDOUT_TIMEOUT, as for build
+            html = render.to_html(value, renderer.env)
+            document = renderer.layout(value, html)
+            result["pages"] = len(document.pages)
+            pdf = renderer.pdf_bytes(value, document, html)
         result["png"] = _png(pdf, scale)
         result["html"] = htmlout.to_web_html(value, renderer.env, state["css"])
         if len(document.pages) > 1:
@@ -165,8 +168,11 @@ def large_print_job(shared, code, paper, clinic_path):
         if report.problems:
             raise HandoutError(str(report.problems[0]))
         value, _state = builder.prepare(inputs, code, paper=report.paper, clinic=clinic)
-        document, html = largeprint.render_one(renderer, value)
-        result["pdf"] = renderer.pdf_bytes(value, document, html)
+        from .batch import _time_limit
+
+        with _time_limit(code):
+            document, html = largeprint.render_one(renderer, value)
+            result["pdf"] = renderer.pdf_bytes(value, document, html)
     except HandoutError as error:
         result["error"] = str(error)
     return result
@@ -221,7 +227,6 @@ class Service:
         self.changed = None
         self.executor = None
         self.foreground = 0
-        self.last_change = 0.0
         self._shared = (0.0, None)
         self._codes = None
         self._clinics = None
@@ -278,6 +283,8 @@ class Service:
         if value is None or (not self.watch and now - stamp > 1.0):
             value = incremental.shared_hash(self.project.root, self.project.fonts_dir)
             self._shared = (now, value)
+            if not self.watch:  # catalogs and profiles may have come or gone
+                self._codes = self._clinics = None
         return value
 
     def key(self, code, paper, clinic, kind="page"):
@@ -397,7 +404,6 @@ class Service:
             self.changed_now()
 
     def changed_now(self):
-        self.last_change = time.monotonic()
         self._shared = (0.0, None)
         self._codes = None
         self._clinics = None

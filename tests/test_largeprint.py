@@ -2,7 +2,6 @@
 
 import re
 
-import pikepdf
 import pypdfium2 as pdfium
 import pytest
 
