@@ -10,8 +10,10 @@ sets the text in the reader's own fonts (see templates/screen.css).
 import base64
 import hashlib
 import re
+from html import unescape
+from html.parser import HTMLParser
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from . import render
 from .errors import HandoutError
@@ -34,12 +36,20 @@ def screen_css(project):
     return text
 
 
-def csp(css):
-    """The Content-Security-Policy of a page whose only style is ``css``:
-    nothing loads from anywhere; images only as data: URIs (logo, QR code)."""
-    digest = base64.b64encode(hashlib.sha256(css.encode("utf-8")).digest()).decode("ascii")
-    return ("default-src 'none'; img-src data:; style-src 'sha256-%s'; "
-            "base-uri 'none'; form-action 'none'" % digest)
+def _hash(text):
+    return "'sha256-%s'" % base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
+
+
+def csp(css, styles=(), attributes=()):
+    """The Content-Security-Policy of a page whose only style is ``css`` (and
+    the ``styles`` elements and ``attributes`` style values the template itself
+    writes, for instance in inline SVG): nothing loads from anywhere; images
+    only as data: URIs (logo, QR code); no scripts."""
+    allowed = [_hash(css), *sorted({_hash(text) for text in styles})]
+    if attributes:
+        allowed += ["'unsafe-hashes'", *sorted({_hash(text) for text in attributes})]
+    return ("default-src 'none'; img-src data:; style-src %s; base-uri 'none'; form-action 'none'"
+            % " ".join(allowed))
 
 
 def web_head(css):
@@ -52,9 +62,48 @@ def web_head(css):
     ) % (csp(css), Markup(css))
 
 
+class _Styles(HTMLParser):
+    """The inline styles of a page: <style> texts and style="" values."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.styles, self.attributes, self._open = [], [], False
+
+    def handle_starttag(self, tag, attrs):
+        self.attributes += [value for name, value in attrs if name == "style" and value]
+        if tag == "style":
+            self._open = True
+            self.styles.append("")
+
+    def handle_endtag(self, tag):
+        if tag == "style":
+            self._open = False
+
+    def handle_data(self, data):
+        if self._open:
+            self.styles[-1] += data
+
+
 def to_web_html(handout, env, css):
-    """The standalone HTML page of ``handout``."""
-    return render.to_html(handout, env, web={"head": web_head(css), "csp": csp(css)})
+    """The standalone HTML page of ``handout``.
+
+    Its policy allows the screen stylesheet and whatever inline styles the
+    template writes (by hash: nothing else can run or load)."""
+    page = render.to_html(handout, env, web={"head": web_head(css)})
+    found = _Styles()
+    found.feed(page)
+    extra_styles = found.styles[1:]  # the first is the screen stylesheet
+    if extra_styles or found.attributes:
+        old = str(escape(csp(css)))
+        new = str(escape(csp(css, extra_styles, found.attributes)))
+        page = page.replace(f'content="{old}"', f'content="{new}"', 1)
+    return page
+
+
+def page_csp(page):
+    """The policy a page written by to_web_html declares (for the HTTP header)."""
+    found = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]*)"', page)
+    return unescape(found.group(1)) if found else "default-src 'none'"
 
 
 def file_name(pdf_name):

@@ -776,9 +776,9 @@ def create_app(project, clinics_dir=None, watch=False, prerender=False, allowed_
             raise Refused(404, "no web page: " + (result["error"] or "not rendered"))
         from . import htmlout
 
-        css = htmlout.screen_css(project)
         return Response(result["html"], media_type="text/html; charset=utf-8",
-                        headers={"Content-Security-Policy": htmlout.csp(css) + "; frame-ancestors 'none'"})
+                        headers={"Content-Security-Policy": htmlout.page_csp(result["html"])
+                                 + "; frame-ancestors 'none'"})
 
     async def state(request):
         code = known_code(request)

@@ -105,6 +105,27 @@ def test_clinic_text_is_escaped_in_the_web_page(pages):
     assert 'src="data:image/svg+xml;base64,' in text  # the QR code, inline
 
 
+def test_inline_styles_the_template_writes_are_allowed_by_hash_and_nothing_else(cli, project, out):
+    """Figures in the template (inline SVG, say) may carry style attributes and
+    <style> elements; the page's policy allows exactly those."""
+    template = project.templates_dir / "handout.html.j2"
+    text = template.read_text("utf-8")
+    figure = ('<svg role="img" aria-label="7 of 20" viewBox="0 0 10 10"><style>rect { fill: #0b3b60; }</style>'
+              '<rect style="opacity: 0.5" width="10" height="10"/></svg>')
+    template.write_text(text.replace("</header>", figure + "</header>", 1), "utf-8")
+    result = cli("build", "--lang", "en", "--format", "html", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    page = Page((out / "nk-cells-recurrent-miscarriage.en.html").read_text("utf-8"))
+    policy = page.meta["content-security-policy"]
+    allowed = set(re.findall(r"'sha256-([^']+)'", policy))
+
+    def digest(value):
+        return base64.b64encode(hashlib.sha256(value.encode("utf-8")).digest()).decode()
+
+    assert allowed == {digest(page.styles[0]), digest("rect { fill: #0b3b60; }"), digest("opacity: 0.5")}
+    assert "'unsafe-hashes'" in policy and "unsafe-inline" not in policy
+
+
 def test_pdf_and_html_together(cli, out):
     result = cli("build", "--lang", "es", "--format", "pdf", "--format", "html", "--out", str(out))
     assert result.exit_code == 0, result.output
