@@ -923,8 +923,20 @@ def is_loopback(host):
 
 def serve(project, host="127.0.0.1", port=8000, clinics_dir=None, watch=False, prerender=True, log=print):
     """Run the app until interrupted."""
+    import socket
+
     import uvicorn
 
+    from .errors import HandoutError
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host.strip("[]"), port))
+    except OSError as error:
+        raise HandoutError(f"cannot listen on {host}:{port}: {error.strerror or error}",
+                           hint="is it already running? choose another --port") from None
     allowed = ["127.0.0.1", "localhost", "::1", "[::1]"] if is_loopback(host) else None
     app = create_app(project, clinics_dir, watch=watch, prerender=prerender, allowed_hosts=allowed)
     shown = f"[{host}]" if ":" in host else host

@@ -327,6 +327,20 @@ def test_many_concurrent_requests_from_another_process(server):
     assert elapsed < 30
 
 
+def test_a_port_in_use_is_one_line(cli):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = cli("serve", "--port", str(port), "--no-watch")
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"nkhandout: cannot listen on 127.0.0.1:{port}: Address already in use "
+        "(is it already running? choose another --port)"]
+
+
 def test_header_too_large_is_refused(server):
     status, _headers, _body = server.get("/" + "a" * 70000)
     assert status in (400, 404, 414, 431)
