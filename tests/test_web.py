@@ -341,6 +341,21 @@ def test_a_port_in_use_is_one_line(cli):
         "(is it already running? choose another --port)"]
 
 
+def test_another_host_gets_a_warning(cli):
+    """--host other than this machine warns (the port is taken, so nothing listens)."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = cli("serve", "--host", "0.0.0.0", "--port", str(port), "--no-watch")
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert lines[0].startswith(f"nkhandout: warning: offering the app to every machine that can reach 0.0.0.0:{port}")
+    assert "no login" in lines[0] and "cannot listen" in lines[1]
+
+
 def test_header_too_large_is_refused(server):
     status, _headers, _body = server.get("/" + "a" * 70000)
     assert status in (400, 404, 414, 431)
