@@ -3,7 +3,8 @@
 #   make handout L=fr     ... another locale
 #   make test             set everything up, run the tests
 #   make bench            set everything up, run the benchmark
-# Setup installs Debian's packages (fonts, HarfBuzz subsetter, PDF tools),
+# Setup installs Debian's packages (fonts, HarfBuzz subsetter, PDF tools, and
+# Chromium for the browser tests),
 # a virtual environment in .venv with pinned Python packages, and the fonts.
 
 PYTHON ?= python3
@@ -11,7 +12,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 L ?= es
 DEBIAN_PACKAGES := libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 \
-	fonts-noto-core fonts-noto-cjk poppler-utils qpdf zbar-tools
+	fonts-noto-core fonts-noto-cjk poppler-utils qpdf zbar-tools chromium
 
 .PHONY: setup system python fonts handout test bench clean
 
@@ -31,7 +32,7 @@ python: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test]'
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test,web]'
 	touch $@
 
 fonts: python

@@ -17,6 +17,9 @@ Examples:
   nkhandout build --lang ko --draft
   nkhandout build --lang es --clinic riverside.toml
   nkhandout build --all --clinic clinics/        # every clinic x every locale
+  nkhandout build --lang ar --format html        # the web page: handouts/<name>.ar.html
+  nkhandout build --all --format pdf --format html
+  nkhandout build --lang es --large-print        # handouts/<name>.es.large.pdf
 """
 
 
@@ -73,9 +76,16 @@ def main(ctx, root):
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), metavar="N",
               help="Processes to build with (default: one per core).")
 @click.option("--force", is_flag=True, help="Rebuild even handouts whose inputs did not change.")
+@click.option("--format", "formats", multiple=True, type=click.Choice(["pdf", "html"]),
+              help="pdf (default): the printed page; html: a standalone, accessible web page "
+                   "(<name>.<code>.html). Repeatable.")
+@click.option("--large-print", is_flag=True,
+              help="Large print: text patients read at 16pt or more, on at most two pages "
+                   "(<name>.<code>.large.pdf).")
 @click.pass_obj
-def build(project, langs, all_, paper, out, draft, require_reviewed, clinic_paths, jobs, force):
-    """Build handout PDFs, one page each.
+def build(project, langs, all_, paper, out, draft, require_reviewed, clinic_paths, jobs, force, formats,
+          large_print):
+    """Build handout PDFs, one page each, and web pages (--format html).
 
     Handouts whose inputs (content, catalog, templates, fonts, clinic profile,
     options, software versions) did not change since the last build are
@@ -97,6 +107,26 @@ def build(project, langs, all_, paper, out, draft, require_reviewed, clinic_path
         if tty and total > 1:
             click.echo(f"\r[{index}/{total}] built".ljust(30), err=True, nl=False)
 
+    formats = formats or ("pdf",)
+    if large_print:
+        if "html" in formats:
+            raise UsageError("--large-print makes PDFs; the web page already follows the reader's text size",
+                             hint="drop --format html")
+        from . import largeprint
+
+        result = largeprint.build(project, codes, out_dir=out, draft=draft, paper=paper,
+                                  require_reviewed=require_reviewed, clinic_paths=clinic_paths,
+                                  only_complete=all_, force=force, log=None if tty else click.echo)
+        _report_build(project, out, result, tty)
+        return
+    if "pdf" not in formats:
+        from . import htmlout
+
+        result = htmlout.build(project, codes, out_dir=out, draft=draft, paper=paper,
+                               require_reviewed=require_reviewed, clinic_paths=clinic_paths,
+                               only_complete=all_, log=None if tty else click.echo)
+        _report_build(project, out, result, tty)
+        return
     result = None
     for group_paper in dict.fromkeys(papers.values()):
         group = [code for code in codes if papers[code] == group_paper]
@@ -110,6 +140,19 @@ def build(project, langs, all_, paper, out, draft, require_reviewed, clinic_path
             result.written += part.written
             result.skipped += part.skipped
             result.failures += part.failures
+    if "html" in formats:
+        from . import htmlout
+
+        pages = htmlout.build(project, codes, out_dir=out, draft=draft, paper=paper,
+                              require_reviewed=require_reviewed, clinic_paths=clinic_paths,
+                              only_complete=all_, log=None if tty else click.echo)
+        failed = {(f.clinic, f.code) for f in result.failures}
+        result.written += pages.written
+        result.failures += [f for f in pages.failures if (f.clinic, f.code) not in failed]
+    _report_build(project, out, result, tty)
+
+
+def _report_build(project, out, result, tty):
     if tty and (result.written or result.failures):
         click.echo("", err=True)
     for failure in result.failures:
@@ -355,6 +398,75 @@ def mark_reviewed(project, code, reviewer, day):
     (resolved,) = batch.resolve(project, [code])
     path = translate.mark_reviewed(project, resolved, reviewer, day.date() if day else None)
     click.echo(f"marked {project.relative(path)} reviewed by {reviewer}")
+
+
+@main.command()
+@click.argument("out", type=click.Path(file_okay=False))
+@click.option("--clinic", "clinic_paths", multiple=True, type=click.Path(), metavar="PROFILE",
+              help="Clinic profile (TOML) or a folder of them (repeatable): a section per clinic.")
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), metavar="N",
+              help="Processes to build with (default: one per core).")
+@click.pass_obj
+def site(project, out, clinic_paths, jobs):
+    """Write a static site: OUT/index.html with every complete locale's PDF,
+    web page and a small picture of the page.
+
+    Copy OUT/ to any static web host or a shared folder; staff print without
+    installing anything.
+
+    \b
+    Examples:
+      nkhandout site public/
+      nkhandout site public/ --clinic examples/clinics
+    """
+    from . import site as site_lib
+
+    tty = sys.stderr.isatty()
+    count, failures = site_lib.build_site(project, out, clinic_paths=clinic_paths, jobs=jobs,
+                                          log=None if tty else click.echo)
+    for failure in failures:
+        click.echo(f"nkhandout: {failure}", err=True)
+    click.echo(f"site of {count} handout(s) in {out}/index.html")
+    if failures:
+        sys.exit(max(f.error.exit_code for f in failures))
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Anything but this machine offers the app to the network.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--clinics", "clinics_dir", type=click.Path(file_okay=False, exists=True), metavar="DIR",
+              help="Folder of clinic profiles (*.toml) staff can choose from.")
+@click.option("--watch/--no-watch", default=None,
+              help="Re-render open pages when a catalog, the source, a template or a profile changes "
+                   "(default: on when serving a git checkout).")
+@click.option("--prerender/--no-prerender", default=True, show_default=True,
+              help="Render every locale on A4 and Letter in the background after start "
+                   "(fills the index's fit columns and the cache).")
+@click.pass_obj
+def serve(project, host, port, clinics_dir, watch, prerender):
+    """Serve the handouts in a browser: preview, choose paper and clinic, print.
+
+    Read-only: it never writes content or catalogs. Translators: run it with
+    --watch beside Poedit; every save re-renders the open page.
+
+    \b
+    Examples:
+      nkhandout serve --clinics examples/clinics
+      nkhandout serve --watch
+      nkhandout serve --host 0.0.0.0 --port 8080 --clinics /srv/clinics
+    """
+    try:
+        from . import web
+    except ImportError as error:
+        raise HandoutError(f"the web app needs {error.name}", hint="pip install -e '.[web]'") from None
+    if watch is None:
+        watch = (project.root / ".git").exists()
+    if not web.is_loopback(host):
+        click.echo(f"nkhandout: warning: offering the app to every machine that can reach {host}:{port}; "
+                   "it has no login, so use it only on a trusted clinic network", err=True)
+    web.serve(project, host=host, port=port, clinics_dir=clinics_dir, watch=watch, prerender=prerender,
+              log=click.echo)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -114,8 +114,10 @@ def jinja_env(templates_dir):
     )
 
 
-def to_html(handout, env):
-    """The handout's HTML; template errors name the template file and line."""
+def to_html(handout, env, **extra):
+    """The handout's HTML; template errors name the template file and line.
+
+    ``extra`` reaches the template as variables (``web``: the web page, see htmlout)."""
     from jinja2.exceptions import SecurityError
 
     try:
@@ -123,7 +125,7 @@ def to_html(handout, env):
 
         rtl = handout.dir == "rtl"
         return env.get_template(TEMPLATE).render(
-            h=handout, pgettext=handout.label, ltr=_ltr, iso=lambda text: isolate(text, rtl))
+            h=handout, pgettext=handout.label, ltr=_ltr, iso=lambda text: isolate(text, rtl), **extra)
     except jinja2.TemplateSyntaxError as error:
         raise HandoutError(f"template syntax error: {error.message}",
                            f"templates/{error.name}:{error.lineno}") from None

@@ -1,0 +1,92 @@
+"""Large print: the same handout with every text at least 16pt, on at most two pages.
+
+For patients who ask for an accessible format. Same content, template and
+checks as the one-page sheet; templates/large-print.css is added after
+print.css. Written as ``<name>.<code>.large.pdf``, beside the usual PDF.
+"""
+
+from pathlib import Path
+
+from . import render
+from .errors import HandoutError
+
+STYLESHEET = "large-print.css"
+MAX_PAGES = 2
+SUFFIX = ".large.pdf"
+
+
+class LargePrintRenderer(render.Renderer):
+    """A Renderer whose stylesheets end with the large-print one."""
+
+    def stylesheets(self, code, paper):
+        from weasyprint import CSS
+
+        sheets = super().stylesheets(code, paper)
+        if ("large",) not in self._css:
+            self._css[("large",)] = CSS(filename=str(self.project.templates_dir / STYLESHEET),
+                                        url_fetcher=self.fetcher(), font_config=self._font_config)
+        return [*sheets, self._css[("large",)]]
+
+
+def render_one(renderer, value):
+    """Lay out one large-print handout; refuse more than two pages."""
+    html = render.to_html(value, renderer.env)
+    document = renderer.layout(value, html)
+    if len(document.pages) > MAX_PAGES:
+        from types import SimpleNamespace
+
+        over = render.overflow_mm(SimpleNamespace(pages=document.pages[MAX_PAGES - 1:]))
+        raise HandoutError(
+            f"large print takes {len(document.pages)} pages: it overflows {MAX_PAGES} pages by about "
+            f"{over:.0f} mm", f"locale {value.code}", "shorten the text")
+    return document, html
+
+
+def build(project, codes, *, out_dir=None, draft=False, paper="auto", require_reviewed=False,
+          clinic_paths=(), only_complete=False, force=False, log=None):
+    """Write ``<name>.<code>.large.pdf`` for each locale (and clinic); return a batch.Result.
+
+    Skipped, like `build`, when the inputs did not change."""
+    from . import batch, build as builder, clinic as clinic_lib, files, incremental
+
+    out = Path(out_dir or project.handouts_dir)
+    files.ensure_dir(out)
+    result = batch.Result()
+    name = batch._handout_name(project) or "handout"
+    options = (("draft", draft), ("paper", paper), ("require_reviewed", require_reviewed), ("large_print", True))
+    shared = incremental.shared_hash(project.root, project.fonts_dir)
+    inputs = renderer = None
+    for clinic_path in batch.clinic_files(clinic_paths) or [None]:
+        folder = out / batch.clinic_slug(clinic_path) if clinic_path else out
+        slug = batch.clinic_slug(clinic_path) if clinic_path else ""
+        clinic = None
+        for code in codes:
+            target = folder / f"{name}.{code}{SUFFIX}"
+            key = incremental.input_hash(project, code, clinic_path, options, shared)
+            if not force and incremental.up_to_date(target, key):
+                result.skipped.append(target)
+                continue
+            try:
+                if inputs is None:
+                    inputs = builder.load_inputs(project)
+                    renderer = LargePrintRenderer(project, inputs.manifest)
+                if only_complete and code not in builder.complete_locales(project, inputs):
+                    continue
+                if clinic_path and clinic is None:
+                    clinic = clinic_lib.load(clinic_path)
+                value, _state = builder.prepare(inputs, code, draft=draft, paper=paper,
+                                                require_reviewed=require_reviewed, clinic=clinic)
+                document, html = render_one(renderer, value)
+                files.ensure_dir(folder)
+                try:
+                    files.write_atomic(target, renderer.pdf_bytes(value, document, html))
+                    incremental.record(target, key)
+                except OSError as error:
+                    raise HandoutError(f"cannot write the PDF: {error.strerror}", str(target)) from None
+            except HandoutError as error:
+                result.failures.append(builder.Failure(code, slug, error))
+                continue
+            result.written.append(target)
+            if log:
+                log(f"wrote {target}")
+    return result

@@ -1,0 +1,154 @@
+"""`nkhandout site OUT/`: a static site of every handout, for an intranet or any static host.
+
+OUT/index.html lists every complete locale (and clinic) with its PDF, its
+web page and a small picture of the printed page. The PDFs are built as by
+`build` (and skipped when their inputs did not change); the pictures are made
+from the PDFs. The index loads nothing but its own pictures.
+"""
+
+import base64
+import hashlib
+from pathlib import Path
+
+from .errors import HandoutError
+
+THUMBNAIL_WIDTH = 220  # pixels
+
+_INDEX = """<!DOCTYPE html>
+<html lang="en" dir="ltr">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{{ csp }}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>{{ title }}</title>
+<style>{{ css }}</style>
+</head>
+<body>
+<main>
+<h1>{{ title }}</h1>
+<p>Each handout prints on one page. Open the PDF to print it; the web page suits patient portals and screen readers.</p>
+{% for group in groups %}
+<section aria-labelledby="g{{ loop.index }}">
+<h2 id="g{{ loop.index }}">{{ group.heading }}</h2>
+<ul class="cards">
+{% for item in group["items"] %}
+<li>
+<a class="thumb" href="{{ item.pdf }}"><img src="{{ item.png }}" width="{{ item.width }}" height="{{ item.height }}" alt="The {{ item.english }} handout, as printed"></a>
+<h3><span lang="{{ item.lang }}" dir="{{ item.dir }}">{{ item.native }}</span> <span class="english">({{ item.english }})</span></h3>
+<p class="review">{{ item.review }}</p>
+<p><a href="{{ item.pdf }}">PDF<span class="visually-hidden"> in {{ item.english }}</span></a> · <a href="{{ item.html }}">Web page<span class="visually-hidden"> in {{ item.english }}</span></a></p>
+</li>
+{% endfor %}
+</ul>
+</section>
+{% endfor %}
+</main>
+</body>
+</html>
+"""
+
+_CSS = """
+html { font-family: "Noto Sans", system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif; line-height: 1.5; color: #111; background: #fff; }
+body { margin: 0 auto; padding: 1rem; max-width: 75rem; }
+h1 { color: #0b3b60; }
+.cards { list-style: none; padding: 0; display: grid; grid-template-columns: repeat(auto-fill, minmax(15rem, 1fr)); gap: 1.5rem; }
+.cards li { border: 1px solid #bbb; padding: 0.75rem; border-radius: 4px; }
+.cards h3 { font-size: 1.1rem; margin: 0.5rem 0 0.25rem; }
+.thumb img { display: block; max-width: 100%; height: auto; border: 1px solid #555; }
+.english { font-weight: 400; color: #333; }
+.review { margin: 0; color: #333; font-size: 0.95rem; }
+a { color: #0b3b60; }
+a:focus-visible { outline: 3px solid #c25400; outline-offset: 2px; }
+.visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+"""
+
+
+def _thumbnail(pdf, target):
+    """A small PNG of the PDF's page, made again only when the PDF changed."""
+    try:
+        import pypdfium2
+    except ImportError:
+        raise HandoutError("the site's page pictures need pypdfium2", hint="pip install -e '.[web]'") from None
+    from . import files
+
+    if target.exists() and target.stat().st_mtime_ns >= pdf.stat().st_mtime_ns:
+        from PIL import Image
+
+        with Image.open(target) as image:
+            return image.size
+    document = pypdfium2.PdfDocument(str(pdf))
+    try:
+        page = document[0]
+        image = page.render(scale=THUMBNAIL_WIDTH / page.get_width()).to_pil()
+    finally:
+        document.close()
+    import io
+
+    buffer = io.BytesIO()
+    image.convert("RGB").quantize(colors=32).save(buffer, "PNG", optimize=True)  # a third of the size
+    files.write_atomic(target, buffer.getvalue())
+    return image.size
+
+
+def build_site(project, out, clinic_paths=(), jobs=None, log=None):
+    """Write the site into ``out``; return (pages, failures)."""
+    import jinja2
+
+    from . import batch, build as builder, htmlout, incremental, locales
+
+    out = Path(out)
+    codes = incremental.candidate_codes(project)
+    pdfs = batch.run(project, codes, out_dir=out, clinic_paths=clinic_paths, only_complete=True,
+                     jobs=jobs, log=log)
+    pages = htmlout.build(project, codes, out_dir=out, clinic_paths=clinic_paths, only_complete=True, log=log)
+    failures = pdfs.failures + [f for f in pages.failures
+                                if (f.clinic, f.code) not in {(p.clinic, p.code) for p in pdfs.failures}]
+    inputs = builder.load_inputs(project)
+    built = {path.resolve() for path in pdfs.written + pdfs.skipped}
+    clinics = batch.clinic_files(clinic_paths) or [None]
+    name = batch._handout_name(project) or "handout"
+    groups = []
+    for clinic_path in clinics:
+        folder = out / batch.clinic_slug(clinic_path) if clinic_path else out
+        heading = "Handouts"
+        if clinic_path:
+            from . import clinic as clinic_lib
+
+            try:
+                heading = f"With the box of {clinic_lib.load(clinic_path).name}"
+            except HandoutError:
+                continue
+        items = []
+        for code in codes:
+            pdf = folder / f"{name}.{code}.pdf"
+            html = folder / f"{name}.{code}.html"
+            if pdf.resolve() not in built or not html.exists():
+                continue
+            png = folder / f"{name}.{code}.png"
+            width, height = _thumbnail(pdf, png)
+            info = locales.info(code)
+            review = builder.locale_state(inputs, code).review
+            status = {"source": "Source text", "reviewed": f"Reviewed by {review['by']}"}.get(
+                review["status"], "Not yet reviewed by a qualified medical translator")
+            items.append({"code": code, "lang": info.lang_tag, "dir": info.direction,
+                          "native": info.native_name, "english": info.locale.get_display_name("en"),
+                          "review": status, "width": width, "height": height,
+                          "pdf": pdf.relative_to(out).as_posix(), "html": html.relative_to(out).as_posix(),
+                          "png": png.relative_to(out).as_posix()})
+        if items:
+            groups.append({"heading": heading, "items": items})
+    digest = base64.b64encode(hashlib.sha256(_CSS.encode()).digest()).decode()
+    csp = f"default-src 'none'; img-src 'self'; style-src 'sha256-{digest}'; base-uri 'none'; form-action 'none'"
+    environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    from markupsafe import Markup
+
+    from .handout import _plain
+
+    title = _plain(inputs.source.title.text)
+    index = environment.from_string(_INDEX).render(title=f"Patient handouts: {title}", css=Markup(_CSS),
+                                                   csp=csp, groups=groups)
+    from . import files
+
+    files.write_atomic(out / "index.html", index.encode("utf-8"))
+    return sum(len(g["items"]) for g in groups), failures
