@@ -5,7 +5,7 @@ import io
 import re
 from dataclasses import dataclass
 
-from babel.messages.catalog import Catalog, Message
+from babel.messages.catalog import Catalog
 from babel.messages.extract import extract
 from babel.messages.pofile import PoFileError, read_po, write_po
 

@@ -92,7 +92,7 @@ def test_stylesheet_cannot_reach_the_network(cli, project, out, listener, css):
     time.sleep(0.5)
     assert listener.connections == 0
     assert result.exit_code == 1
-    assert f"refused to fetch http" in result.output
+    assert "refused to fetch http" in result.output
     assert files_in(out) == []
 
 
