@@ -10,7 +10,6 @@ import hashlib
 import json
 import re
 import stat
-import tomllib
 from importlib import metadata
 from pathlib import Path
 
@@ -72,8 +71,9 @@ def candidate_codes(project):
     return sorted(codes)
 
 
-def input_hash(project, code, clinic_path=None, options=(), shared=None):
-    """The hash of every input that shapes the handout for ``code``.
+def input_hash(project, code, clinic=None, options=(), shared=None):
+    """The hash of every input that shapes the handout for ``code``;
+    ``clinic`` is a validated clinic profile (clinic.load()).
 
     ``shared`` is shared_hash() of the project, computed once per build."""
     shared = shared or shared_hash(project.root, project.fonts_dir)
@@ -81,16 +81,14 @@ def input_hash(project, code, clinic_path=None, options=(), shared=None):
     digest.update(code.encode())
     if code != "en":
         _file_digest(digest, project.catalog_file(code))
-    if clinic_path is not None:
-        clinic_path = Path(clinic_path)
-        _file_digest(digest, clinic_path)
-        try:
-            is_file = stat.S_ISREG(clinic_path.stat().st_mode) and clinic_path.stat().st_size < 65536
-            logo = tomllib.loads(clinic_path.read_text("utf-8-sig")).get("logo") if is_file else None
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-            logo = None
-        if isinstance(logo, str):
-            _file_digest(digest, clinic_path.parent / logo)
+    if clinic is not None:
+        # The validated profile as the loader read it (logo included, as the
+        # data it embeds): the profile is read once, never parsed here.
+        import dataclasses
+
+        for item in dataclasses.fields(clinic):
+            if item.name != "path":
+                digest.update(f"{item.name}={getattr(clinic, item.name)!r}\n".encode())
     digest.update(repr(sorted(options)).encode())
     return digest.hexdigest()
 
@@ -125,15 +123,27 @@ def record(pdf, key):
     write_atomic(path, json.dumps({"inputs": key, "pdf": _sha(pdf)}).encode())
 
 
-def skipped_incomplete(out_dir, code, key):
-    """True when ``code`` was found incomplete with these very inputs."""
+def _incomplete_path(folder, code):
+    return Path(folder) / STAMP_DIR / f"incomplete.{code}"
+
+
+def skipped_incomplete(folder, code, key):
+    """Why ``code`` was left out of a build into ``folder`` with these very
+    inputs (None if it was not, or the inputs changed since)."""
     try:
-        return (Path(out_dir) / STAMP_DIR / f"incomplete.{code}").read_text("utf-8") == key
-    except OSError:
-        return False
+        marker = json.loads(_incomplete_path(folder, code).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    if isinstance(marker, dict) and marker.get("inputs") == key and isinstance(marker.get("reason"), str):
+        return marker["reason"]
+    return None
 
 
-def record_incomplete(out_dir, code, key):
-    folder = Path(out_dir) / STAMP_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"incomplete.{code}").write_text(key, "utf-8")
+def record_incomplete(folder, code, key, reason):
+    """Remember why ``code`` was left out, so that the next build says so
+    again without loading the catalogs."""
+    from .files import write_atomic
+
+    path = _incomplete_path(folder, code)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, json.dumps({"inputs": key, "reason": reason}).encode())
