@@ -386,10 +386,15 @@ def test_a_failed_rebuild_leaves_no_pdf_under_the_current_name(cli, project, out
 
 def test_a_draft_never_takes_the_final_name(cli, project, out):
     keep_only(project, {"es"})
-    _change_english(project)
+    assert cli("build", "--lang", "es", "--out", str(out)).exit_code == 0
     result = cli("build", "--lang", "es", "--draft", "--out", str(out))
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.glob("*.pdf")) == [f"{NAME}.es.draft.pdf"]
+    assert sorted(p.name for p in out.glob("*.pdf")) == [f"{NAME}.es.draft.pdf", f"{NAME}.es.pdf"]
+    _change_english(project)  # the final PDF is no longer current
+    result = cli("build", "--lang", "es", "--draft", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.glob("*.pdf")) == [
+        f"{NAME}.es.draft.pdf", f"{NAME}.es.outdated.pdf"]
 
 
 # -- 16. what killed builds leave, in every folder a build writes -------------------------------
