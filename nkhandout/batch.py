@@ -451,7 +451,13 @@ class _Pool:
         blocked = {signal.SIGINT, signal.SIGTERM}
         old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
         try:
-            pid = os.fork()
+            try:
+                pid = os.fork()
+            except OSError as error:
+                mine.close()
+                theirs.close()
+                raise HandoutError(f"cannot start a worker process: {error.strerror}", None,
+                                   "lower --jobs, or free memory") from None
             if pid == 0:  # the worker
                 code = 1
                 try:
