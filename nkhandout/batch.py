@@ -23,7 +23,6 @@ class Job:
     target: Path
     key: str | None
     clinic: object = None  # the validated Clinic, or the HandoutError that refused it
-    final: tuple | None = None  # a draft's (final-name PDF, the key it would be current with)
 
 
 @dataclass
@@ -174,12 +173,7 @@ def plan(project, codes, out, clinics, options):
         for code in codes:
             key = None if isinstance(clinic, HandoutError) else incremental.input_hash(
                 project, code, clinic, options, shared)
-            job = Job(code, clinic_path, folder / pdf_name(name, code, draft), key, clinic)
-            if draft:
-                final_options = tuple((k, False if k == "draft" else v) for k, v in options)
-                job.final = (folder / pdf_name(name, code), None if key is None else incremental.input_hash(
-                    project, code, clinic, final_options, shared))
-            jobs.append(job)
+            jobs.append(Job(code, clinic_path, folder / pdf_name(name, code, draft), key, clinic))
     return jobs
 
 
@@ -207,8 +201,6 @@ def _run(project, codes, *, out_dir, draft, paper, require_reviewed, clinic_path
     planned = plan(project, codes, out, clinics, options)
     _remove_stale(out, planned, STALE_AGE if stale_age is None else stale_age)
     for job in planned:
-        if job.final and not (job.final[1] and incremental.up_to_date(*job.final)):
-            _move_aside(job.final[0], result)  # a draft run must not leave an outdated final PDF
         if job.key is not None and not force and incremental.up_to_date(job.target, job.key):
             result.skipped.append(job.target)
             continue
