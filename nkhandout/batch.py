@@ -5,6 +5,7 @@ changed reads files and compares hashes, and imports neither Babel nor
 WeasyPrint.
 """
 
+import math
 import os
 import re
 import tomllib
@@ -20,7 +21,8 @@ class Job:
     code: str
     clinic_path: Path | None
     target: Path
-    key: str
+    key: str | None
+    clinic: object = None  # the validated Clinic, or the HandoutError that refused it
 
 
 @dataclass
@@ -28,6 +30,36 @@ class Result:
     written: list = field(default_factory=list)
     skipped: list = field(default_factory=list)
     failures: list = field(default_factory=list)
+    not_built: dict = field(default_factory=dict)  # locale -> why --all left it out
+    outdated: list = field(default_factory=list)  # PDFs moved aside: built from older inputs
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM: the build stopped; exit 128 + the signal's number."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.exit_code = 128 + signum
+
+
+DEFAULT_TIMEOUT = 120.0
+OUTDATED = ".outdated.pdf"
+STALE_AGE = 2.0  # seconds: a younger unlocked temporary file may be a build just starting
+
+
+def timeout_seconds():
+    """NKHANDOUT_TIMEOUT: the seconds one handout may take to render."""
+    raw = os.environ.get("NKHANDOUT_TIMEOUT", "").strip()
+    if not raw:
+        return DEFAULT_TIMEOUT
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = float("nan")
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise UsageError(f"NKHANDOUT_TIMEOUT must be a positive number of seconds, not {raw[:40]!r}",
+                         hint=f"e.g. NKHANDOUT_TIMEOUT={DEFAULT_TIMEOUT:g}, or unset it")
+    return seconds
 
 
 def _handout_name(project):
@@ -37,7 +69,8 @@ def _handout_name(project):
     try:
         raw = read_limited(project.source_file, MAX_SOURCE_BYTES, "content/handout.toml", project.content_dir)
         name = parse_toml(raw.decode("utf-8"), "content/handout.toml")["meta"]["name"]
-    except (HandoutError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError):
+    except (HandoutError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError,
+            ValueError, RecursionError):
         return None
     return name if isinstance(name, str) and re.fullmatch(r"[a-z0-9][a-z0-9-]{0,80}", name) else None
 
@@ -47,14 +80,58 @@ def clinic_slug(path):
 
 
 def clinic_files(paths):
-    """Profiles named by ``paths`` (files, or folders of *.toml)."""
+    """Profiles named by ``paths`` (files, or folders of *.toml), each once.
+
+    Two different profiles that would share an output folder (``a/clinic.toml``
+    and ``b/clinic.toml``; ``Clinic A.toml`` and ``clinic_a.toml``) are refused
+    before anything is built: one would overwrite the other's handouts."""
     files = []
     for item in paths or ():
         item = Path(item)
         files.extend(sorted(item.glob("*.toml")) if item.is_dir() else [item])
     if paths and not files:
         raise UsageError("no clinic profiles (*.toml) found in " + ", ".join(map(str, paths)))
-    return files
+    unique, seen, slugs = [], set(), {}
+    for path in files:
+        try:
+            identity = path.resolve()
+        except (OSError, RuntimeError):
+            identity = path.absolute()
+        if identity in seen:
+            continue  # the same profile named twice (a folder and a file in it)
+        seen.add(identity)
+        slug = clinic_slug(path)
+        if slug in slugs:
+            raise HandoutError(
+                f"clinic profiles {slugs[slug]} and {path} would both write to the folder {slug}/ "
+                "and overwrite each other's handouts", None,
+                "rename one of them: a profile's file name gives its folder")
+        slugs[slug] = path
+        unique.append(path)
+    return unique
+
+
+def load_clinics(paths):
+    """{path: Clinic, or the HandoutError that refuses it}: each profile is
+    read and validated once; a bad one fails only its own handouts."""
+    if not paths:
+        return {}
+    from . import clinic as clinic_lib
+
+    loaded = {}
+    for path in paths:
+        try:
+            loaded[path] = clinic_lib.load(path)
+        except HandoutError as error:
+            loaded[path] = error
+        except RecursionError:
+            loaded[path] = HandoutError("cannot read the clinic profile: nested too deeply", str(path),
+                                        "a profile holds only text values (key = \"...\")")
+        except (ValueError, MemoryError, OSError) as error:
+            detail = str(error).split(";")[0][:120] or type(error).__name__
+            loaded[path] = HandoutError(f"cannot read the clinic profile: {detail}", str(path),
+                                        "a profile holds only text values (key = \"...\")")
+    return loaded
 
 
 def resolve(project, codes):
@@ -73,45 +150,125 @@ def resolve(project, codes):
     return resolved
 
 
+def pdf_name(name, code, draft=False):
+    """A final handout is <name>.<code>.pdf; a draft never takes that name."""
+    return f"{name}.{code}.draft.pdf" if draft else f"{name}.{code}.pdf"
+
+
+def outdated_path(target):
+    return Path(target).with_name(Path(target).name[: -len(".pdf")] + OUTDATED)
+
+
 def plan(project, codes, out, clinics, options):
-    """One Job per (clinic, locale), with its target and input hash."""
+    """One Job per (clinic, locale), with its target and input hash.
+
+    ``clinics`` maps profile paths to what load_clinics() made of them."""
     name = _handout_name(project) or "handout"
+    draft = dict(options).get("draft", False)
     shared = incremental.shared_hash(project.root, project.fonts_dir)
     jobs = []
-    for clinic_path in clinics or [None]:
+    for clinic_path in list(clinics) or [None]:
+        clinic = clinics[clinic_path] if clinic_path else None
         folder = out / clinic_slug(clinic_path) if clinic_path else out
         for code in codes:
-            key = incremental.input_hash(project, code, clinic_path, options, shared)
-            jobs.append(Job(code, clinic_path, folder / f"{name}.{code}.pdf", key))
+            key = None if isinstance(clinic, HandoutError) else incremental.input_hash(
+                project, code, clinic, options, shared)
+            jobs.append(Job(code, clinic_path, folder / pdf_name(name, code, draft), key, clinic))
     return jobs
 
 
 def run(project, codes, *, out_dir=None, draft=False, paper="auto", require_reviewed=False,
-        clinic_paths=(), only_complete=False, force=False, jobs=None, log=None, progress=None):
-    """Build ``codes`` (for each clinic); return a Result."""
+        clinic_paths=(), only_complete=False, force=False, jobs=None, log=None, progress=None,
+        stale_age=None):
+    """Build ``codes`` (for each clinic); return a Result.
+
+    SIGTERM (like Ctrl-C) stops every worker and raises Interrupted."""
+    with _signals():
+        return _run(project, codes, out_dir=out_dir, draft=draft, paper=paper,
+                    require_reviewed=require_reviewed, clinic_paths=clinic_paths,
+                    only_complete=only_complete, force=force, jobs=jobs, log=log, progress=progress,
+                    stale_age=stale_age)
+
+
+def _run(project, codes, *, out_dir, draft, paper, require_reviewed, clinic_paths, only_complete,
+         force, jobs, log, progress, stale_age):
     out = Path(out_dir or project.handouts_dir)
+    timeout = timeout_seconds()
     files.ensure_dir(out)
-    clinics = clinic_files(clinic_paths)
+    clinics = load_clinics(clinic_files(clinic_paths))
     options = (("draft", draft), ("paper", paper), ("require_reviewed", require_reviewed))
     todo, result = [], Result()
-    _remove_stale(out)
-    for job in plan(project, codes, out, clinics, options):
-        if not force and incremental.up_to_date(job.target, job.key):
+    planned = plan(project, codes, out, clinics, options)
+    _remove_stale(out, planned, STALE_AGE if stale_age is None else stale_age)
+    for job in planned:
+        if job.key is not None and not force and incremental.up_to_date(job.target, job.key):
             result.skipped.append(job.target)
-        elif only_complete and incremental.skipped_incomplete(out, job.code, job.key):
             continue
+        _move_aside(job.target, result)
+        why = only_complete and job.key is not None and incremental.skipped_incomplete(
+            job.target.parent, job.code, job.key)
+        if why:
+            result.not_built.setdefault(job.code, why)
         else:
             todo.append(job)
     if todo:
         _build(project, todo, result, out, dict(draft=draft, paper=paper, require_reviewed=require_reviewed),
-               only_complete, jobs, log, progress)
+               only_complete, jobs, log, progress, timeout, planned)
     return result
 
 
-def _remove_stale(out):
-    """Temporary files left by an interrupted build go; live ones stay."""
-    for folder in [out, out / incremental.STAMP_DIR, *(p for p in out.iterdir() if p.is_dir())]:
-        files.remove_stale(folder)
+def _move_aside(target, result):
+    """A PDF built from older inputs must not keep the name of a current one."""
+    try:
+        if target.is_file() and not target.is_symlink():
+            os.replace(target, outdated_path(target))
+            result.outdated.append(outdated_path(target))
+    except OSError as error:
+        raise HandoutError(f"cannot move the outdated PDF aside: {error.strerror}", str(target)) from None
+
+
+def _folders(out, jobs):
+    """Every folder a build of ``jobs`` writes into."""
+    folders = {out, out / incremental.STAMP_DIR}
+    for job in jobs:
+        folders |= {job.target.parent, job.target.parent / incremental.STAMP_DIR}
+    try:
+        for child in out.iterdir():
+            if child.is_dir() and not child.is_symlink() and child.name != incremental.STAMP_DIR:
+                folders |= {child, child / incremental.STAMP_DIR}
+    except OSError:
+        pass
+    return sorted(folders)
+
+
+def _remove_stale(out, jobs, min_age):
+    """Temporary files left by an interrupted build go, in every folder a
+    build writes; live ones (locked by a running build) stay."""
+    for folder in _folders(out, jobs):
+        files.remove_stale(folder, min_age=min_age)
+
+
+class _signals:
+    """SIGTERM stops the build as Ctrl-C does (Interrupted, exit 143)."""
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            def stop(signum, _frame):
+                raise Interrupted(signum)
+
+            self.previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        return self
+
+    def __exit__(self, *_exc):
+        import signal
+
+        for sig, handler in (self.previous or {}).items():
+            signal.signal(sig, handler)
+        return False
 
 
 # -- the heavy part ------------------------------------------------------
@@ -120,26 +277,30 @@ _STATE = {}
 
 
 def _init(project, options):
-    """Per process: the loaded inputs, a renderer, the clinics."""
-    from . import build as builder, render
+    """Per worker process: a renderer over the inputs loaded before the fork."""
+    from . import render
 
-    if "inputs" not in _STATE:
-        _STATE["inputs"] = builder.load_inputs(project)
     _STATE["renderer"] = render.Renderer(project, _STATE["inputs"].manifest)
     _STATE["options"] = options
 
 
-def _one(job_and_clinic):
+def _one(job):
     """Build one handout; returns ("ok", path) or ("fail", Failure)."""
-    from . import build as builder
 
-    job, clinic = job_and_clinic
     inputs, renderer, options = _STATE["inputs"], _STATE["renderer"], _STATE["options"]
     try:
-        with _time_limit(job.code):
-            return _one_handout(job, clinic, inputs, renderer, options)
+        return _one_handout(job, job.clinic, inputs, renderer, options)
     except HandoutError as error:
-        return ("fail", builder.Failure(job.code, clinic_slug(job.clinic_path) if job.clinic_path else "", error))
+        return ("fail", _failure(job, error))
+    except Exception as error:  # a bug, or something the renderer choked on: this handout only
+        return ("fail", _failure(job, HandoutError(
+            f"the renderer failed: {type(error).__name__}: {str(error)[:160]}", f"locale {job.code}")))
+
+
+def _failure(job, error):
+    from . import build as builder
+
+    return builder.Failure(job.code, clinic_slug(job.clinic_path) if job.clinic_path else "", error)
 
 
 def _one_handout(job, clinic, inputs, renderer, options):
@@ -149,98 +310,283 @@ def _one_handout(job, clinic, inputs, renderer, options):
         raise clinic
     if job.target.parent != Path(options["out"]):
         files.private_folder(job.target.parent)  # OUT/<clinic>: never a link
-    value, _state = builder.prepare(inputs, job.code, draft=options["draft"], paper=options["paper"],
-                                    require_reviewed=options["require_reviewed"], clinic=clinic)
-    document, html = builder.render_one(renderer, value)
     try:
-        files.write_atomic(job.target, renderer.pdf_bytes(value, document, html))
+        value, _state = builder.prepare(inputs, job.code, draft=options["draft"], paper=options["paper"],
+                                        require_reviewed=options["require_reviewed"], clinic=clinic)
+        document, html = builder.render_one(renderer, value)
+        data = renderer.pdf_bytes(value, document, html)
+    except MemoryError:
+        raise HandoutError("ran out of memory while rendering", f"locale {job.code}") from None
+    except RecursionError:
+        raise HandoutError("nested too deeply to render", f"locale {job.code}") from None
+    try:
+        files.write_atomic(job.target, data)
         incremental.record(job.target, job.key)
     except OSError as error:
-        raise HandoutError(f"cannot write the PDF: {error.strerror}", str(job.target)) from None
+        raise HandoutError(f"cannot write the PDF: {error.strerror or error}", str(job.target)) from None
     return ("ok", job.target)
 
 
-class _TimedOut(Exception):
-    pass
+def _timed_out(job, seconds):
+    return _failure(job, HandoutError(
+        f"rendering took longer than {seconds:g} s and was stopped", f"locale {job.code}",
+        "check the catalog and the clinic's logo for something very long or complex; "
+        "NKHANDOUT_TIMEOUT sets the limit"))
 
 
-class _time_limit:
-    """Stop one handout that renders for longer than NKHANDOUT_TIMEOUT seconds."""
-
-    def __init__(self, code):
-        self.code = code
-        self.seconds = float(os.environ.get("NKHANDOUT_TIMEOUT", "120"))
-        self.armed = False
-
-    def __enter__(self):
-        import signal
-        import threading
-
-        if self.seconds > 0 and threading.current_thread() is threading.main_thread():
-            def expire(_signum, _frame):
-                raise _TimedOut()
-
-            self.previous = signal.signal(signal.SIGALRM, expire)
-            signal.setitimer(signal.ITIMER_REAL, self.seconds)
-            self.armed = True
-        return self
-
-    def __exit__(self, kind, value, traceback):
-        import signal
-
-        if self.armed:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, self.previous)
-        if kind is _TimedOut:
-            raise HandoutError(f"rendering took longer than {self.seconds:g} s and was stopped",
-                               f"locale {self.code}", "check the catalog for very long text; "
-                               "NKHANDOUT_TIMEOUT sets the limit") from None
-        return False
-
-
-def _build(project, todo, result, out, options, only_complete, jobs, log, progress):
+def _skip_reason(inputs, code):
+    """Why --all leaves ``code`` out, in words that say what to do."""
     from . import build as builder
-    from . import clinic as clinic_lib
+
+    try:
+        state = builder.locale_state(inputs, code)
+    except HandoutError as error:
+        return str(error)
+    if state.problems:
+        line, message = sorted(state.problems, key=lambda problem: problem[0])[0]
+        where = inputs.project.relative(state.path)
+        return f"{where}:{line}: {message}; run `nkhandout check --lang {code}`"
+    if state.stats.complete:
+        return None
+    absent = fuzzy = empty = 0
+    for message in inputs.pot:
+        if not message.id:
+            continue
+        entry = state.loaded.catalog.get(message.id, context=message.context)
+        if entry is None:
+            absent += 1
+        elif entry.fuzzy and entry.string:
+            fuzzy += 1
+        elif not entry.string:
+            empty += 1
+    parts = []
+    if absent:
+        parts.append(f"{absent} string(s) changed in the English; run `nkhandout update` and translate them")
+    if fuzzy:
+        parts.append(f"{fuzzy} string(s) marked fuzzy; check their translation and remove the fuzzy mark")
+    if empty:
+        parts.append(f"{empty} string(s) not translated yet")
+    return "; ".join(parts) or "incomplete"
+
+
+def _build(project, todo, result, out, options, only_complete, jobs, log, progress, timeout, planned):
+    from . import build as builder
 
     options = dict(options, out=str(out))
-    _STATE.pop("inputs", None)
     _STATE["inputs"] = inputs = builder.load_inputs(project)
     if only_complete:
-        complete = set(builder.complete_locales(project, inputs))
-        for job in [j for j in todo if j.code not in complete]:
-            incremental.record_incomplete(out, job.code, job.key)
-            todo.remove(job)
-    loaded = {}
-    for job in todo:
-        if job.clinic_path is not None and job.clinic_path not in loaded:
+        reasons = {}
+        for job in list(todo):
+            if job.code not in reasons:
+                reasons[job.code] = _skip_reason(inputs, job.code)
+            if reasons[job.code]:
+                try:
+                    incremental.record_incomplete(job.target.parent, job.code, job.key, reasons[job.code])
+                except OSError:
+                    pass  # only a shortcut for the next build
+                result.not_built.setdefault(job.code, reasons[job.code])
+                todo.remove(job)
+    if not todo:
+        return
+    workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
+
+    def report(index, job, status, value):
+        if progress:
+            progress(index, len(todo))
+        if status == "ok":
+            result.written.append(value)
             try:
-                loaded[job.clinic_path] = clinic_lib.load(job.clinic_path)
-            except HandoutError as error:
-                loaded[job.clinic_path] = error
-    work = [(job, loaded.get(job.clinic_path)) for job in todo]
-    workers = max(1, min(jobs or os.cpu_count() or 1, len(work)))
-    if workers == 1:
-        _init(project, options)
-        outcomes = map(_one, work)
-        pool = None
-    else:
-        import multiprocessing
+                outdated_path(value).unlink()
+            except OSError:
+                pass
+            if log:
+                log(f"wrote {value}")
+        else:
+            result.failures.append(value)
 
-        import weasyprint  # noqa: F401  (imported once, before the fork)
+    import weasyprint  # noqa: F401  (imported once, before the workers fork)
 
-        pool = multiprocessing.get_context("fork").Pool(workers, _init, (project, options))
-        outcomes = pool.imap(_one, work, chunksize=1)
+    pool = _Pool(project, options, todo, workers, timeout)
     try:
-        for index, (status, value) in enumerate(outcomes, 1):
-            if progress:
-                progress(index, len(work))
-            if status == "ok":
-                result.written.append(value)
-                if log:
-                    log(f"wrote {value}")
-            else:
-                result.failures.append(value)
+        pool.run(report)
     finally:
-        if pool is not None:
-            pool.close()
-            pool.join()
+        pool.stop()
+        if pool.killed:
+            # Our workers are gone: whatever temporary file they held is unlocked now.
+            _remove_stale(out, planned, 0)
+
+
+# -- worker processes ----------------------------------------------------
+
+
+class _Pool:
+    """Forked workers, each rendering one handout at a time.
+
+    The parent enforces the time limit from outside: a worker still rendering
+    when its handout's time is up is killed (WeasyPrint swallows exceptions
+    raised inside it, so an alarm in the worker cannot be trusted). Workers
+    ignore Ctrl-C (the parent stops them) and die with the parent."""
+
+    def __init__(self, project, options, todo, size, timeout):
+        self.project, self.options, self.todo = project, options, todo
+        self.size, self.timeout = size, timeout
+        self.workers = {}  # pid -> [connection, job index or None, deadline]
+        self.killed = False
+
+    def _spawn(self):
+        import signal
+        from multiprocessing import Pipe
+
+        mine, theirs = Pipe()
+        parent = os.getpid()
+        blocked = {signal.SIGINT, signal.SIGTERM}
+        old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
+        try:
+            try:
+                pid = os.fork()
+            except OSError as error:
+                mine.close()
+                theirs.close()
+                raise HandoutError(f"cannot start a worker process: {error.strerror}", None,
+                                   "lower --jobs, or free memory") from None
+            if pid == 0:  # the worker
+                code = 1
+                try:
+                    mine.close()
+                    for other in self.workers.values():
+                        other[0].close()
+                    signal.signal(signal.SIGINT, signal.SIG_IGN)
+                    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                    signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+                    _die_with_parent(parent)
+                    _init(self.project, self.options)
+                    while True:
+                        index = theirs.recv()
+                        if index is None:
+                            break
+                        theirs.send(_one(self.todo[index]))
+                    code = 0
+                except BaseException:
+                    pass
+                finally:
+                    os._exit(code)
+            theirs.close()
+            self.workers[pid] = [mine, None, None]  # known before a signal can arrive
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+        return pid
+
+    def run(self, report):
+        import time
+        from multiprocessing.connection import wait
+
+        pending = list(range(len(self.todo)))
+        pending.reverse()
+        done = 0
+        while done < len(self.todo):
+            while pending and sum(1 for w in self.workers.values() if w[1] is not None) < self.size:
+                idle = [pid for pid, w in self.workers.items() if w[1] is None]
+                pid = idle[0] if idle else self._spawn()
+                index = pending.pop()
+                self.workers[pid][1:] = [index, time.monotonic() + self.timeout]
+                try:
+                    self.workers[pid][0].send(index)
+                except OSError:
+                    pass  # died already: found below as a worker without an answer
+            busy = {w[0]: pid for pid, w in self.workers.items() if w[1] is not None}
+            if not busy:
+                break
+            wait_for = max(0.0, min(self.workers[pid][2] for pid in busy.values()) - time.monotonic())
+            for conn in wait(list(busy), timeout=wait_for):
+                pid = busy[conn]
+                index = self.workers[pid][1]
+                try:
+                    status, value = conn.recv()
+                except (EOFError, OSError):
+                    status, value = "fail", self._died(pid, self.todo[index])
+                else:
+                    self.workers[pid][1:] = [None, None]
+                done += 1
+                report(done, self.todo[index], status, value)
+            now = time.monotonic()
+            for pid, (_conn, index, deadline) in list(self.workers.items()):
+                if index is not None and deadline <= now:
+                    self._kill(pid)
+                    done += 1
+                    report(done, self.todo[index], "fail", _timed_out(self.todo[index], self.timeout))
+            # idle workers with nothing left to do are let go
+            if not pending:
+                for pid, worker in list(self.workers.items()):
+                    if worker[1] is None:
+                        self._release(pid)
+
+    def _died(self, pid, job):
+        _, status = _reap(pid, block=True)
+        self.workers.pop(pid)[0].close()
+        self.killed = True
+        how = f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status) else f"exit {os.WEXITSTATUS(status)}"
+        return _failure(job, HandoutError(f"the renderer process stopped unexpectedly ({how})",
+                                          f"locale {job.code}", "run the build again; if it recurs, "
+                                          "lower --jobs (memory)"))
+
+    def _kill(self, pid):
+        import signal
+
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        _reap(pid, block=True)
+        self.workers.pop(pid)[0].close()
+        self.killed = True
+
+    def _release(self, pid):
+        conn = self.workers.pop(pid)[0]
+        try:
+            conn.send(None)
+        except OSError:
+            pass
+        conn.close()
+        _reap(pid, block=True)
+
+    def stop(self):
+        """Stop every worker still running (after Ctrl-C, SIGTERM or an error)."""
+        for pid, worker in list(self.workers.items()):
+            if worker[1] is not None:
+                self._kill(pid)
+            else:
+                self._release(pid)
+
+
+def _reap(pid, block):
+    while True:
+        try:
+            return os.waitpid(pid, 0 if block else os.WNOHANG)
+        except ChildProcessError:
+            return pid, 0
+        except InterruptedError:
+            continue
+
+
+def _die_with_parent(parent):
+    """Make sure a worker never outlives the build that started it."""
+    import signal
+
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(1, signal.SIGKILL, 0, 0, 0) != 0:  # PR_SET_PDEATHSIG
+            raise OSError(ctypes.get_errno(), "prctl")
+    except (OSError, AttributeError):
+        import threading
+        import time
+
+        def watch():
+            while os.getppid() == parent:
+                time.sleep(0.2)
+            os._exit(1)
+
+        threading.Thread(target=watch, daemon=True).start()
+    if os.getppid() != parent:  # the parent died before we could ask
+        os._exit(1)

@@ -32,9 +32,9 @@ class Group(click.Group):
         except HandoutError as error:
             click.echo(f"nkhandout: {error}", err=True)
             sys.exit(error.exit_code)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as error:  # Ctrl-C, or SIGTERM during a build (143)
             click.echo("nkhandout: interrupted", err=True)
-            sys.exit(130)
+            sys.exit(getattr(error, "exit_code", 130))
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -157,6 +157,12 @@ def _report_build(project, out, result, tty):
         click.echo("", err=True)
     for failure in result.failures:
         click.echo(f"nkhandout: {failure}", err=True)
+    for code, why in sorted(result.not_built.items()):
+        click.echo(f"nkhandout: skipped {code}: {why}", err=True)
+    for path in result.outdated:
+        if not path.exists():
+            continue  # rebuilt since
+        click.echo(f"nkhandout: moved aside {path} (built from older inputs; not current)", err=True)
     where = out or project.relative(project.handouts_dir)
     if result.written or result.skipped or not result.failures:
         click.echo(f"built {len(result.written)}, up to date {len(result.skipped)} in {where}")

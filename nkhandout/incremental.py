@@ -11,7 +11,6 @@ import json
 import os
 import re
 import stat
-import tomllib
 from importlib import metadata
 from pathlib import Path
 
@@ -88,8 +87,9 @@ def candidate_codes(project):
     return sorted(codes)
 
 
-def input_hash(project, code, clinic_path=None, options=(), shared=None):
-    """The hash of every input that shapes the handout for ``code``.
+def input_hash(project, code, clinic=None, options=(), shared=None):
+    """The hash of every input that shapes the handout for ``code``;
+    ``clinic`` is a validated clinic profile (clinic.load()).
 
     ``shared`` is shared_hash() of the project, computed once per build."""
     shared = shared or shared_hash(project.root, project.fonts_dir)
@@ -97,25 +97,18 @@ def input_hash(project, code, clinic_path=None, options=(), shared=None):
     digest.update(code.encode())
     if code != "en":
         _file_digest(digest, project.catalog_file(code))
-    if clinic_path is not None:
-        clinic_path = Path(clinic_path)
-        _file_digest(digest, clinic_path)
-        try:
-            is_file = stat.S_ISREG(clinic_path.stat().st_mode) and clinic_path.stat().st_size < 65536
-            from .project import read_nonblocking
+    if clinic is not None:
+        if not hasattr(clinic, "path"):  # a profile's path: read and validate it first
+            from .clinic import load
 
-            text = read_nonblocking(clinic_path, 65536).decode("utf-8-sig") if is_file else ""
-            logo = tomllib.loads(text).get("logo") if is_file else None
-        except (OSError, ValueError, RecursionError):  # the profile's loader reports it in one line
-            logo = None
-        if isinstance(logo, str):
-            from .clinic import logo_file
-            from .errors import HandoutError
+            clinic = load(clinic)
+        # The validated profile as the loader read it (logo included, as the
+        # data it embeds): the profile is read once, never parsed here.
+        import dataclasses
 
-            try:  # only a logo the loader accepts is read (never /proc/kmsg, a pipe or a device)
-                _file_digest(digest, logo_file(clinic_path, logo))
-            except HandoutError:
-                digest.update(b"<refused logo>")
+        for item in dataclasses.fields(clinic):
+            if item.name != "path":
+                digest.update(f"{item.name}={getattr(clinic, item.name)!r}\n".encode())
     digest.update(repr(sorted(options)).encode())
     return digest.hexdigest()
 
@@ -156,15 +149,30 @@ def record(pdf, key):
     write_atomic(path, json.dumps({"inputs": key, "pdf": _sha(pdf)}).encode())
 
 
-def skipped_incomplete(out_dir, code, key):
-    """True when ``code`` was found incomplete with these very inputs."""
+def _incomplete_path(folder, code):
+    return Path(folder) / STAMP_DIR / f"incomplete.{code}"
+
+
+def skipped_incomplete(folder, code, key):
+    """Why ``code`` was left out of a build into ``folder`` with these very
+    inputs (None if it was not, or the inputs changed since)."""
     from .files import read_regular
 
-    return read_regular(Path(out_dir) / STAMP_DIR / f"incomplete.{code}", 1024) == key.encode("utf-8")
+    raw = read_regular(_incomplete_path(folder, code), 64 * 1024)  # never a link or a pipe
+    try:
+        marker = json.loads(raw) if raw else None
+    except ValueError:
+        return None
+    if isinstance(marker, dict) and marker.get("inputs") == key and isinstance(marker.get("reason"), str):
+        return marker["reason"]
+    return None
 
 
-def record_incomplete(out_dir, code, key):
+def record_incomplete(folder, code, key, reason):
+    """Remember why ``code`` was left out, so that the next build says so
+    again without loading the catalogs."""
     from .files import private_folder, write_atomic
 
-    folder = private_folder(Path(out_dir) / STAMP_DIR)
-    write_atomic(folder / f"incomplete.{code}", key.encode("utf-8"))
+    path = _incomplete_path(folder, code)
+    private_folder(path.parent)
+    write_atomic(path, json.dumps({"inputs": key, "reason": reason}).encode())

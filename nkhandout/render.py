@@ -371,15 +371,25 @@ class Renderer:
         epoch = str(int(_midnight(handout.reviewed_iso)))
         previous = os.environ.get("SOURCE_DATE_EPOCH")
         os.environ["SOURCE_DATE_EPOCH"] = epoch
+        # Images (an SVG logo among them) are drawn only now; WeasyPrint logs
+        # what it could not draw and carries on, which must not pass.
+        collector = _Warnings()
+        logger = logging.getLogger("weasyprint")
+        logger.addHandler(collector)
         try:
             identifier = hashlib.md5(html.encode("utf-8"), usedforsecurity=False).hexdigest().encode()
-            return document.write_pdf(pdf_identifier=identifier, pdf_variant="pdf/ua-1",
+            data = document.write_pdf(pdf_identifier=identifier, pdf_variant="pdf/ua-1",
                                       pdf_tags=True, finisher=_drop_empty_unicode)
         finally:
+            logger.removeHandler(collector)
             if previous is None:
                 os.environ.pop("SOURCE_DATE_EPOCH", None)
             else:
                 os.environ["SOURCE_DATE_EPOCH"] = previous
+        if collector.messages:
+            raise HandoutError(f"renderer error while drawing: {collector.messages[0][:200]}",
+                               f"locale {handout.code}", "nothing was written; fix or replace what it names")
+        return data
 
 
 def _midnight(iso_day):

@@ -138,5 +138,5 @@ def test_rebuilding_gives_byte_identical_pdfs(tmp_path):
 def test_draft_mark_is_visible(cli, project, out):
     result = cli("build", "--lang", "en", "--draft", "--out", str(out))
     assert result.exit_code == 0, result.output
-    text = pdfutil.text(out / "nk-cells-recurrent-miscarriage.en.pdf")
+    text = pdfutil.text(out / "nk-cells-recurrent-miscarriage.en.draft.pdf")
     assert "DRAFT" in text

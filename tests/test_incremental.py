@@ -46,7 +46,9 @@ def test_every_kind_of_input_invalidates(project, tmp_path, monkeypatch, change)
     options = (("paper", "auto"), ("draft", False))
 
     def key(opts=options):
-        return incremental.input_hash(project, "es", profile, opts)
+        from nkhandout import clinic
+
+        return incremental.input_hash(project, "es", clinic.load(profile), opts)
 
     before = key()
     assert key() == before  # stable when nothing changes
@@ -56,7 +58,13 @@ def test_every_kind_of_input_invalidates(project, tmp_path, monkeypatch, change)
         "stylesheet": project.templates_dir / "print.css", "font manifest": project.templates_dir / "fonts.toml",
         "clinic profile": profile, "clinic logo": clinic_dir / "logo.svg",
     }
-    if change in files:
+    if change == "clinic profile":
+        profile.write_text(profile.read_text("utf-8").replace('"1"', '"2"'), "utf-8")
+        after = key()
+    elif change == "clinic logo":
+        (clinic_dir / "logo.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"><g/></svg>', "utf-8")
+        after = key()
+    elif change in files:
         with open(files[change], "a", encoding="utf-8") as handle:
             handle.write("\n")
         after = key()
