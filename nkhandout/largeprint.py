@@ -60,9 +60,15 @@ def build(project, codes, *, out_dir=None, draft=False, paper="auto", require_re
         folder = out / batch.clinic_slug(clinic_path) if clinic_path else out
         slug = batch.clinic_slug(clinic_path) if clinic_path else ""
         clinic = None
+        if clinic_path:
+            try:  # read and validated once, before its handouts are hashed
+                clinic = clinic_lib.load(clinic_path)
+            except HandoutError as error:
+                result.failures += [builder.Failure(code, slug, error) for code in codes]
+                continue
         for code in codes:
             target = folder / f"{name}.{code}{SUFFIX}"
-            key = incremental.input_hash(project, code, clinic_path, options, shared)
+            key = incremental.input_hash(project, code, clinic, options, shared)
             if not force and incremental.up_to_date(target, key):
                 result.skipped.append(target)
                 continue
@@ -72,12 +78,10 @@ def build(project, codes, *, out_dir=None, draft=False, paper="auto", require_re
                     renderer = LargePrintRenderer(project, inputs.manifest)
                 if only_complete and code not in builder.complete_locales(project, inputs):
                     continue
-                if clinic_path and clinic is None:
-                    clinic = clinic_lib.load(clinic_path)
                 value, _state = builder.prepare(inputs, code, draft=draft, paper=paper,
                                                 require_reviewed=require_reviewed, clinic=clinic)
                 document, html = render_one(renderer, value)
-                files.ensure_dir(folder)
+                files.private_folder(folder) if clinic_path else files.ensure_dir(folder)
                 try:
                     files.write_atomic(target, renderer.pdf_bytes(value, document, html))
                     incremental.record(target, key)
