@@ -5,8 +5,8 @@ import re
 import pypdfium2 as pdfium
 import pytest
 
-import pdfutil
-from conftest import ROOT, files_in
+from tests import pdfutil
+from tests.conftest import ROOT, files_in
 
 EXAMPLE = ROOT / "examples" / "clinics" / "riverside.toml"
 CODES = ["en", "es", "ar", "zh_Hans", "ru"]

@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from conftest import files_in
+from tests.conftest import files_in
 
 
 class Page(HTMLParser):
@@ -148,10 +148,10 @@ def test_a_stylesheet_that_would_load_something_is_refused(cli, project, out):
 import threading  # noqa: E402
 import time  # noqa: E402
 
-from webutil import Server  # noqa: E402
+from tests.webutil import Server  # noqa: E402
 
-from conftest import SHIPPED  # noqa: E402
-import pdfutil  # noqa: E402
+from tests.conftest import SHIPPED  # noqa: E402
+from tests import pdfutil  # noqa: E402
 
 
 @pytest.fixture(scope="module")

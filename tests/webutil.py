@@ -8,7 +8,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from conftest import FONTS, copy_project
+from tests.conftest import FONTS, copy_project
 
 ROOT = Path(__file__).resolve().parent.parent
 CLINIC = """name = "Harbour Women's Clinic & Fertility"
