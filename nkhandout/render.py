@@ -313,6 +313,11 @@ class Renderer:
         if self._font_config is None:
             self._font_config = FontConfiguration()
         families = self.manifest.stack(code)
+        # Text marked English (the reference list) is set in the English
+        # stack: a CJK font draws the space and the no-break space with one
+        # glyph, and the PDF would then give every space of the page as a
+        # no-break space when it is copied, searched or read aloud.
+        english = self.manifest.stack("en")
         if ("base",) not in self._css:
             css = read_template(self.project.templates_dir, STYLESHEET)  # no links, like templates
             self._css[("base",)] = CSS(
@@ -322,13 +327,16 @@ class Renderer:
         if stack_key not in self._css:
             faces = []
             for font in self.manifest.fonts:
-                if font.family in families:
+                if font.family in families or font.family in english:
                     uri = (self.project.fonts_dir / font.file).resolve().as_uri()
                     faces.append(
                         f'@font-face {{ font-family: "{font.family}"; font-weight: {font.weight}; '
                         f'font-style: normal; src: url("{uri}"); }}')
             stack = ", ".join(f'"{f}"' for f in families)
             faces.append(f"html {{ font-family: {stack}; }}")
+            if english != families:
+                latin = ", ".join(f'"{f}"' for f in english + [f for f in families if f not in english])
+                faces.append(f":lang(en) {{ font-family: {latin}; }}")
             self._css[stack_key] = CSS(string="\n".join(faces), url_fetcher=self.fetcher(),
                                        font_config=self._font_config)
         page_key = ("page", paper)

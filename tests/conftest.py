@@ -39,49 +39,20 @@ def cli(project):
     return run
 
 
-class Built(dict):
-    """{code: PDF path}; a locale that awaits translation of the current
-    content version is not built, and a test that asks for it is skipped."""
-
-    def __missing__(self, code):
-        if code in awaiting_translation():
-            pytest.skip(f"{code} awaits translation of content version {_version()}")
-        raise KeyError(code)
-
-
-def _version():
-    import tomllib
-
-    return tomllib.loads((ROOT / "content" / "handout.toml").read_text("utf-8"))["meta"]["version"]
-
-
 @pytest.fixture(scope="session")
 def built(tmp_path_factory):
-    """Every shipped locale built once from the real project: {code: Path}."""
+    """Every shipped locale built once from the real project, as final
+    handouts (never drafts): {code: Path}. An incomplete shipped catalog
+    fails the build, and so every test that uses this."""
     from nkhandout import batch
 
     out = tmp_path_factory.mktemp("handouts")
     project = Project.at(ROOT, fonts_dir=FONTS)
-    waiting = awaiting_translation()
-    result = batch.run(project, [c for c in SHIPPED if c not in waiting], out_dir=out)
+    result = batch.run(project, SHIPPED, out_dir=out)
     assert not result.failures, [str(f) for f in result.failures]
-    return Built({path.name.split(".")[-2]: path for path in result.written})
-
-
-def awaiting_translation():
-    """Shipped locales whose catalog is not complete for the current content
-    version: until their translators finish, the tests of built pages skip
-    them (the tests of new building blocks use drafts instead)."""
-    from nkhandout import build
-
-    project = Project.at(ROOT, fonts_dir=FONTS)
-    return set(SHIPPED) - set(build.complete_locales(project)) - {"en"}
-
-
-def needs_translation(code):
-    """Skip a test that reads ``code``'s own words while it awaits translation."""
-    if code in awaiting_translation():
-        pytest.skip(f"{code} awaits translation of content version {_version()}")
+    written = {path.name.split(".")[-2]: path for path in result.written}
+    assert sorted(written) == sorted(SHIPPED), sorted(written)
+    return written
 
 
 @pytest.fixture
@@ -96,28 +67,3 @@ def files_in(folder):
     if not folder.exists():
         return []
     return sorted(p.name for p in folder.iterdir() if p.name != ".nkhandout")
-
-
-def finish_translation(project, *codes):
-    """Make ``codes``' catalogs complete in the throw-away ``project``: a
-    fuzzy or empty entry gets the English as its text. Tests of
-    build flows that need a complete locale stay meaningful while the shipped
-    catalog awaits its translator; once it is complete this changes nothing."""
-    from nkhandout import build, catalog
-
-    pot = build.load_inputs(project).pot
-    for code in codes:
-        path = project.catalog_file(code)
-        loaded = catalog.load(path, locale=code)
-        for message in pot:
-            if not message.id:
-                continue
-            entry = loaded.catalog.get(message.id, context=message.context)
-            if entry is None:
-                loaded.catalog.add(message.id, message.id, context=message.context)
-                continue
-            if not entry.string or entry.fuzzy:
-                entry.string = message.id
-            entry.flags.discard("fuzzy")
-            entry.previous_id = []
-        path.write_text(catalog.dump(loaded), "utf-8")

@@ -35,7 +35,7 @@ def one_line_error(result):
 
 @pytest.mark.parametrize("context, blank", [
     ("title", "   "),
-    ("what.heading", " \t "),
+    ("for.heading", " \t "),
     ("disclaimer", "..."),
     ("label.unreviewed", "\u200b"),
     ("do.p2", "* — *"),
@@ -75,17 +75,17 @@ def test_draft_with_blank_notice_prints_the_english_one(cli, project, out):
 def test_unbreakable_word_is_refused_by_check_and_build(cli, project, out):
     path = project.catalog_file("es")
     loaded = catalog.load(path, locale="es")
-    entry = next(m for m in loaded.catalog if m.context == "what.p1")
+    entry = next(m for m in loaded.catalog if m.context == "for.item1")
     entry.string = "Inmunoglobulinas" + "x" * 44 + " " + entry.string
     path.write_text(catalog.dump(loaded), "utf-8")
     checked = cli("check", "--lang", "es")
     assert checked.exit_code == 1, checked.output
-    assert re.search(r"text runs \d+\.\d mm past its column in 'what'", checked.output)
+    assert re.search(r"text runs \d+\.\d mm past its column in 'for'", checked.output)
     assert "fits one" not in checked.output
     built = cli("build", "--lang", "es", "--out", str(out))
     assert built.exit_code == 1
     error = one_line_error(built)
-    assert re.search(r"locale es: text runs \d+\.\d mm past its column in 'what' at 'Inmunoglobulinasxx", error)
+    assert re.search(r"locale es: text runs \d+\.\d mm past its column in 'for' at 'Inmunoglobulinasxx", error)
     assert files_in(out) == []
 
 
@@ -160,7 +160,9 @@ def test_build_refuses_wrong_plural_forms(cli, project, out):
 
 
 def test_build_refuses_characters_the_fonts_cannot_draw(cli, project, out):
-    set_msgstr(project, "es", "lead", "ภาษาไทย " * 3)
+    # Thai, with the citation marker the English lead has, so that only the
+    # characters are wrong.
+    set_msgstr(project, "es", "lead", "ภาษาไทย " * 3 + "[@dosiou2005]")
     result = cli("build", "--lang", "es", "--out", str(out))
     assert result.exit_code == 1
     assert "the fonts for es cannot draw" in one_line_error(result)

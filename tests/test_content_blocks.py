@@ -55,7 +55,7 @@ def test_english_body_reads_at_grade_6_and_smog_9_or_lower():
 
 
 def page_html(project, code, **values):
-    """The HTML of ``code`` (a draft) after setting [values] entries in the copy."""
+    """The HTML of ``code`` (final, not a draft) after setting [values] entries in the copy."""
     from nkhandout import build, render
 
     source = project.source_file
@@ -66,7 +66,7 @@ def page_html(project, code, **values):
     source.write_text(text, "utf-8")
     inputs = build.load_inputs(project)
     renderer = render.Renderer(project, inputs.manifest)
-    handout, _state = build.prepare(inputs, code, draft=True, paper="a4")
+    handout, _state = build.prepare(inputs, code, paper="a4")
     return render.to_html(handout, renderer.env)
 
 
@@ -123,17 +123,17 @@ def test_english_page_tags_figures_with_alt_and_the_checklist_as_a_list(built):
     assert "In short" in text and "Questions for my care team" in text and "What was said:" in text
 
 
-def draft_pdf(project, code, target, paper="a4"):
-    """``code``'s page as a PDF, built as a draft through the renderer (a draft
-    of a locale awaiting translation may run past one page; this does not
-    refuse it)."""
+def final_pdf(project, code, target, paper="a4"):
+    """``code``'s page as a PDF, built final (not a draft) through the
+    renderer: an incomplete catalog is refused, and the page is one page."""
     from nkhandout import build, render
 
     inputs = build.load_inputs(project)
     renderer = render.Renderer(project, inputs.manifest)
-    handout, _state = build.prepare(inputs, code, draft=True, paper=paper)
+    handout, _state = build.prepare(inputs, code, paper=paper)
     html = render.to_html(handout, renderer.env)
     document = renderer.layout(handout, html)
+    assert len(document.pages) == 1, (code, len(document.pages))
     target.write_bytes(renderer.pdf_bytes(handout, document, html))
     return target, handout
 
@@ -180,14 +180,13 @@ def list_items(path):
 @pytest.mark.parametrize("code", ["en", "ar", "zh_Hans"])
 def test_figures_and_checklist_are_tagged_with_numbers_in_the_locale(project, tmp_path, code):
     """Each icon row is a Figure whose /Alt carries its numbers as the locale
-    writes them; the checklist is a list of its four items; PDF/UA holds.
-    (ar and zh_Hans: drafts until their 2.0 translations are in.)"""
+    writes them; the checklist is a list of its four items; PDF/UA holds."""
     import page
     from babel.numbers import format_decimal
 
     from nkhandout import locales
 
-    path, handout = draft_pdf(project, code, tmp_path / f"{code}.pdf")
+    path, handout = final_pdf(project, code, tmp_path / f"{code}.pdf")
     alts = [alt for alt, _box in figure_boxes(path)]
     assert len(alts) == 3, alts
     locale = locales.info(code).locale
@@ -210,7 +209,7 @@ def test_icon_arrays_read_in_grey(project, tmp_path, code):
 
     from nkhandout import figures
 
-    path, _handout = draft_pdf(project, code, tmp_path / f"{code}.pdf")
+    path, _handout = final_pdf(project, code, tmp_path / f"{code}.pdf")
     scale = 300 / 72
     document = pdfium.PdfDocument(str(path))
     try:

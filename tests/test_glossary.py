@@ -1,9 +1,10 @@
 """Glossary check: agreed translations of key terms, flagged like Weblate's check."""
 
+import re
+
 import pytest
 
 from nkhandout import glossary
-from tests.conftest import finish_translation
 from tests.test_hostile import set_msgstr
 
 LASKIN = ("*Les corticoïdes ont des risques.* Chez {laskin_women} femmes, une forte dose n'a pas "
@@ -17,6 +18,27 @@ def write_glossary(project, code, body):
     return path
 
 
+def stand_in_catalog(project, code):
+    """Replace ``code``'s catalog in the copy with a fixture of its own: every
+    entry translated by its English (complete, valid, and free of any French
+    term), so that the glossary tests do not depend on the shipped
+    translation. Returns {msgctxt: English}."""
+    from nkhandout import build, catalog
+
+    path = project.catalog_file(code)
+    loaded = catalog.load(path, locale=code)
+    english = {}
+    for message in loaded.catalog:
+        if message.id:
+            message.string = message.id
+            message.flags.discard("fuzzy")
+            message.previous_id = []
+            english[message.context] = message.id
+    path.write_text(catalog.dump(loaded), "utf-8")
+    assert code in build.complete_locales(project)
+    return english
+
+
 def test_english_term_matches_whole_words_any_case_and_plural():
     term = glossary.Term("NK cell", ("cellule NK",), 1)
     assert term.in_english("Many NK cells were found.") and term.in_english("an nk cell")
@@ -27,17 +49,20 @@ def test_english_term_matches_whole_words_any_case_and_plural():
 
 
 def test_entry_missing_the_agreed_word_is_one_line_with_file_line_context_and_word(cli, project):
-    finish_translation(project, "fr")  # English stand-ins: none says "corticoïde"
+    english = stand_in_catalog(project, "fr")  # none says "corticoïde"
     set_msgstr(project, "fr", "against.p1", LASKIN)
+    set_msgstr(project, "fr", "do.check3", "Quels sont les risques des corticoïdes ?")
     write_glossary(project, "fr", '[terms]\n"steroid" = ["corticoïde"]\n"placebo" = "placebo"\n')
     result = cli("check", "--lang", "fr")
     assert result.exit_code == 1
     lines = [line for line in result.output.splitlines() if "glossary:" in line]
     flagged = {line.split(": ")[1] for line in lines}
-    # Every entry whose English says steroid(s), except those translated with
-    # the agreed word: against.p1 above, and do.check3, whose English did not
-    # change from 1.0 and kept its French ("... des corticoïdes ?").
-    assert flagged == {"for.item4", "for.item5"}, lines
+    # Every entry whose English says steroid(s) (as a word, not inside a
+    # placeholder such as {tang_steroid}), except the two translated with the
+    # agreed word above.
+    says_steroid = {context for context, text in english.items() if re.search(r"(?<!\w)steroids?\b", text, re.I)}
+    assert {"against.p1", "do.check3"} < says_steroid and len(says_steroid) > 2, says_steroid
+    assert flagged == says_steroid - {"against.p1", "do.check3"}, lines
     catalog_lines = (project.locales_dir / "fr.po").read_text("utf-8").splitlines()
     for line in lines:
         where, context = line.split(": ")[:2]
@@ -70,6 +95,8 @@ def test_broken_glossary_is_one_clear_line(cli, project, body, message):
 
 
 def test_without_a_glossary_nothing_is_flagged(cli, project):
-    finish_translation(project, "fr")
+    stand_in_catalog(project, "fr")
+    assert "glossary:" in cli("check", "--lang", "fr").output  # the French glossary flags it
+    (project.content_dir / "glossary" / "fr.toml").unlink()
     result = cli("check", "--lang", "fr")
     assert "glossary" not in result.output

@@ -14,7 +14,7 @@ import pytest
 
 from nkhandout.files import TEMP_SUFFIX
 from tests import pdfutil
-from tests.conftest import FONTS, ROOT, copy_project, files_in, finish_translation
+from tests.conftest import FONTS, ROOT, SHIPPED, copy_project, files_in
 
 NAME = "nk-cells-recurrent-miscarriage"
 
@@ -213,7 +213,6 @@ def test_oversized_files_are_refused_before_parsing(cli, project, out, name, siz
 
 
 def test_a_string_far_too_long_is_refused(cli, project):
-    finish_translation(project, "es")
     set_msgstr(project, "es", "for.item1", "NK " * 2000 + "[@dosiou2005]")
     result = cli("check", "--lang", "es")
     assert result.exit_code == 1 and "no string may pass 2000" in result.output
@@ -252,7 +251,6 @@ def _mutations(data):
 @pytest.mark.parametrize("name", ["locales/es.po", "handout.toml", "references.json"])
 @pytest.mark.parametrize("kind", ["truncated", "binary", "latin-1", "bom", "crlf", "empty", "duplicate"])
 def test_broken_files_give_one_line_never_a_traceback(cli, project, out, name, kind):
-    finish_translation(project, "es")
     path = project.content_dir / name
     data = path.read_bytes()
     if kind == "duplicate":
@@ -288,15 +286,15 @@ def _qpdf_ok(path):
 
 
 def _finished_copy(tmp_path):
-    """A copy of the project whose locales are complete (see finish_translation),
-    except those whose English stand-in, set with their taller lines, would not
-    fit one page (Arabic, Chinese, Korean)."""
+    """A copy of the project, its environment and its number of locales: every
+    shipped locale, complete (an incomplete one fails here, not later)."""
     from nkhandout import build
 
     project = copy_project(tmp_path / "project")
-    finish_translation(project, *(c for c in build.available(project) if c not in ("en", "ar", "ko", "zh_Hans")))
     env = dict(os.environ, NKHANDOUT_ROOT=str(project.root), NKHANDOUT_FONTS=str(FONTS))
-    return project, env, len(build.complete_locales(project))
+    complete = build.complete_locales(project)
+    assert sorted(complete) == sorted(SHIPPED), complete
+    return project, env, len(complete)
 
 
 def test_sigkill_during_a_batch_leaves_only_complete_pdfs(tmp_path):
