@@ -200,9 +200,17 @@ def _run(project, codes, *, out_dir, draft, paper, require_reviewed, clinic_path
     todo, result = [], Result()
     planned = plan(project, codes, out, clinics, options)
     _remove_stale(out, planned, STALE_AGE if stale_age is None else stale_age)
+    font_problems = {}
     for job in planned:
         if job.key is not None and not force and incremental.up_to_date(job.target, job.key):
             result.skipped.append(job.target)
+            continue
+        if job.code not in font_problems:
+            font_problems[job.code] = _fonts_problem(project, job.code)
+        if font_problems[job.code] is not None:
+            # A font that is missing or not the pinned one is a broken install,
+            # not a changed input: the PDF built with the pinned fonts keeps its name.
+            result.failures.append(_failure(job, font_problems[job.code]))
             continue
         _move_aside(job.target, result)
         why = only_complete and job.key is not None and incremental.skipped_incomplete(
@@ -215,6 +223,23 @@ def _run(project, codes, *, out_dir, draft, paper, require_reviewed, clinic_path
         _build(project, todo, result, out, dict(draft=draft, paper=paper, require_reviewed=require_reviewed),
                only_complete, jobs, log, progress, timeout, planned)
     return result
+
+
+def _fonts_problem(project, code):
+    """The HandoutError that the fonts of ``code`` would fail its build with
+    (not installed, or not the pinned file), or None. Standard library only;
+    a manifest that cannot be read is reported by the build itself."""
+    from . import fonts
+
+    try:
+        manifest = fonts.load_manifest(project.templates_dir)
+    except HandoutError:
+        return None
+    try:
+        fonts.check_installed(manifest, project.fonts_dir, code)
+    except HandoutError as error:
+        return error
+    return None
 
 
 def _move_aside(target, result):
@@ -386,6 +411,10 @@ def _build(project, todo, result, out, options, only_complete, jobs, log, progre
                     pass  # only a shortcut for the next build
                 result.not_built.setdefault(job.code, reasons[job.code])
                 todo.remove(job)
+    for job in list(todo):
+        if isinstance(job.clinic, HandoutError):  # a refused profile: nothing to render
+            result.failures.append(_failure(job, job.clinic))
+            todo.remove(job)
     if not todo:
         return
     workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))

@@ -69,7 +69,8 @@ def check_locale(inputs, renderer, code, paper="auto", layout=True, clinic=None)
     if layout and not report.problems:
         try:
             report.fits, report.overflow_mm, longest, overrun = fit(inputs, renderer, code, report.paper, clinic)
-        except HandoutError as error:  # the clinic box does not hold a field
+        except clinic_lib.BoxError as error:  # the clinic box does not hold a field; other errors
+            # (a template that is a link, say) are the project's: one line, raised
             report.problems.append(Problem(error.where or where, error.message + (f" ({error.hint})" if error.hint else "")))
             return report
         if overrun is not None:

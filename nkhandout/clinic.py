@@ -527,6 +527,11 @@ def _field_of(box):
     return element.get("data-field") if element is not None else None
 
 
+class BoxError(HandoutError):
+    """A clinic field that does not fit its box: a problem of the profile
+    with this locale (check lists it), not of the project."""
+
+
 def check_box(document, clinic, code):
     """Refuse a laid-out page whose clinic box does not hold every field.
 
@@ -550,7 +555,7 @@ def check_box(document, clinic, code):
             for key, excess in sorted(worst.items(), key=lambda item: -item[1]):
                 mm = excess / PT_PER_MM
                 if mm > FIT_TOLERANCE_MM:
-                    raise HandoutError(
+                    raise BoxError(
                         f"the clinic's '{key}' does not fit its box in {code}: it runs {mm:.1f} mm too wide",
                         str(clinic.path), f"shorten '{key}' or give it spaces where it may break")
 

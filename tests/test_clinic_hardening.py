@@ -220,20 +220,28 @@ def test_a_profile_that_would_block_is_one_line_not_a_hang(tmp_path, project, co
 
 
 def test_incremental_hash_never_reads_a_logo_the_loader_refuses(tmp_path, project, monkeypatch):
+    # The hash is made from the profile as clinic.load() read it: a profile
+    # whose logo the loader refuses has no hash, and its logo is never opened.
     from nkhandout import incremental
 
     opened = []
-    real_open = open
 
-    def spy(path, *args, **kwargs):
-        if str(path).startswith("/proc") or str(path).endswith(("logo.png", "logo.svg")):
-            opened.append(str(path))
-            raise OSError("a refused logo was opened")  # never block on it
-        return real_open(path, *args, **kwargs)
+    def spying(real):
+        def spy(path, *args, **kwargs):
+            name = os.fsdecode(path) if isinstance(path, (str, bytes, os.PathLike)) else ""
+            if name.startswith("/proc") or name.endswith(("logo.png", "logo.svg")):
+                opened.append(name)
+                raise OSError("a refused logo was opened")  # never block on it
+            return real(path, *args, **kwargs)
+        return spy
 
-    monkeypatch.setattr("builtins.open", spy)
-    for profile, _message in logo_cases(tmp_path):
-        incremental.input_hash(project, "en", profile)
+    monkeypatch.setattr("builtins.open", spying(open))
+    monkeypatch.setattr(os, "open", spying(os.open))
+    for profile, message in logo_cases(tmp_path):
+        refused(profile, message, str(profile))  # so there is no loaded clinic to hash
+        with pytest.raises(HandoutError) as caught:  # given a path, it loads the profile first
+            incremental.input_hash(project, "en", profile)
+        assert message in str(caught.value)
     assert opened == []
 
 

@@ -58,7 +58,9 @@ def test_every_kind_of_input_invalidates(project, tmp_path, monkeypatch, change)
         "clinic profile": profile, "clinic logo": clinic_dir / "logo.svg",
     }
     if change == "clinic profile":
-        profile.write_text(profile.read_text("utf-8").replace('"1"', '"2"'), "utf-8")
+        text = profile.read_text("utf-8")
+        assert 'phone = "112"' in text
+        profile.write_text(text.replace('phone = "112"', 'phone = "113"'), "utf-8")
         after = key()
     elif change == "clinic logo":
         (clinic_dir / "logo.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"><g/></svg>', "utf-8")
