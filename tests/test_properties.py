@@ -399,7 +399,6 @@ def test_fuzzed_catalog_loads_and_checks_with_one_line_errors(fresh, po):
 @example(profile=dict(_real_toml("clinic"), name=Raw("1" * 5000)))
 @example(profile=dict(_real_toml("clinic"), note=Raw("[" * 3000 + "]" * 3000)))
 @example(profile=dict(_real_toml("clinic"), email="a" * 55 + "@example.org", name="\u202eRiverside"))
-@pytest.mark.xfail(strict=False, reason="issue 9 items 5 and 6: clinic profile validation (another branch)")
 def test_fuzzed_clinic_profile_builds_or_says_one_line(fresh, profile):
     root = fresh()
     (root / "clinics" / "c.toml").write_text(to_toml(profile), "utf-8")
@@ -409,7 +408,6 @@ def test_fuzzed_clinic_profile_builds_or_says_one_line(fresh, profile):
 @FUZZ_ELSEWHERE
 @given(svg=hostile_svg())
 @example(svg=b'<svg xmlns="http://www.w3.org/2000/svg" width="1e400" height="10"><rect width="5" height="5"/></svg>')
-@pytest.mark.xfail(strict=False, reason="issue 9 items 3, 6 and 13: SVG logo validation (another branch)")
 def test_fuzzed_svg_logo_builds_or_says_one_line(fresh, svg):
     root = fresh()
     (root / "clinics" / "riverside-logo.svg").write_bytes(svg)
@@ -420,7 +418,6 @@ def test_fuzzed_svg_logo_builds_or_says_one_line(fresh, svg):
 @given(source=hostile_tree(_real_toml("toml")))
 @example(source=dict(_real_toml("toml"), extra=Raw("1" * 5000)))
 @example(source=dict(_real_toml("toml"), extra=Raw("[" * 3000 + "]" * 3000)))
-@pytest.mark.xfail(strict=False, reason="issue 9 item 6: content/handout.toml validation (another branch)")
 def test_fuzzed_source_builds_or_says_one_line(fresh, source):
     root = fresh()
     (root / "project" / "content" / "handout.toml").write_text(to_toml(source), "utf-8")
@@ -433,7 +430,6 @@ def test_fuzzed_source_builds_or_says_one_line(fresh, source):
 @example(refs=[dict(ref, author=[{"family": "X", "given": 5}]) for ref in json.loads(REAL["json"])])
 @example(refs=[dict(ref, issued={"date-parts": [[Raw("1e400")]]}) for ref in json.loads(REAL["json"])])
 @example(refs=Raw("[" * 100000 + "]" * 100000))
-@pytest.mark.xfail(strict=False, reason="issue 9 item 6: references.json validation (another branch)")
 def test_fuzzed_references_build_or_say_one_line(fresh, refs):
     root = fresh()
     (root / "project" / "content" / "references.json").write_text(json_value(refs), "utf-8")
