@@ -1,5 +1,6 @@
 """Shared fixtures: a throw-away copy of the project, built PDFs, PDF readers."""
 
+import os
 import shutil
 from pathlib import Path
 
@@ -67,3 +68,16 @@ def files_in(folder):
     if not folder.exists():
         return []
     return sorted(p.name for p in folder.iterdir() if p.name != ".nkhandout")
+
+
+@pytest.fixture(autouse=True)
+def _fontconfig_stays_with_its_test():
+    """An in-process render points FONTCONFIG_FILE at its project's templates;
+    a later test's subprocess must not inherit a copy that is gone."""
+    before = os.environ.get("FONTCONFIG_FILE")
+    yield
+    if before is None:
+        os.environ.pop("FONTCONFIG_FILE", None)
+    else:
+        os.environ["FONTCONFIG_FILE"] = before
+
