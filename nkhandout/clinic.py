@@ -472,6 +472,8 @@ def _qr(url, where):
         raise HandoutError(f"'website' is {len(url)} characters: too long to print as a QR code that scans",
                            where, f"use an address of at most {max_qr_url()} characters")
     svg = qr.svg_inline(scale=1, border=QR_BORDER, dark="#000", light="#fff", omitsize=True)
+    # a standalone image (data URI) needs its namespace, or browsers do not draw it
+    svg = svg.replace("<svg ", '<svg xmlns="http://www.w3.org/2000/svg" ', 1)
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii"), width
 
 

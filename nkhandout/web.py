@@ -44,6 +44,51 @@ PDF_CSP = "default-src 'none'; object-src 'self'; frame-ancestors 'none'"
 _WORKER = {}
 
 
+class _TimedOut(Exception):
+    pass
+
+
+class _time_limit:
+    """Stop one render in the worker that takes longer than NKHANDOUT_TIMEOUT seconds.
+
+    The worker renders in its main thread, so an interval timer (SIGALRM) can
+    interrupt it; the worker stays up for the next request."""
+
+    def __init__(self, code):
+        from .batch import timeout_seconds
+
+        self.code = code
+        self.seconds = timeout_seconds()
+        self.armed = False
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            def expire(_signum, _frame):
+                raise _TimedOut()
+
+            self.previous = signal.signal(signal.SIGALRM, expire)
+            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+            self.armed = True
+        return self
+
+    def __exit__(self, kind, value, traceback):
+        import signal
+
+        from .errors import HandoutError
+
+        if self.armed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.previous)
+        if kind is _TimedOut:
+            raise HandoutError(f"rendering took longer than {self.seconds:g} s and was stopped",
+                               f"locale {self.code}", "check the catalog and the clinic's logo for something "
+                               "very long or complex; NKHANDOUT_TIMEOUT sets the limit") from None
+        return False
+
+
 def _worker_init(root, fonts_dir):
     """Start of the worker process: the project, and WeasyPrint imported."""
     from .project import Project
@@ -122,8 +167,6 @@ def render_job(shared, code, paper, clinic_path, scale=PREVIEW_SCALE):
                                   layout=False, clinic=clinic)
     result["problems"] = [(p.where, p.message) for p in report.problems]
     result["paper"] = report.paper
-    from .batch import _time_limit
-
     try:
         draft = not (report.stats and report.stats.complete)
         result["draft"] = draft
@@ -168,8 +211,6 @@ def large_print_job(shared, code, paper, clinic_path):
         if report.problems:
             raise HandoutError(str(report.problems[0]))
         value, _state = builder.prepare(inputs, code, paper=report.paper, clinic=clinic)
-        from .batch import _time_limit
-
         with _time_limit(code):
             document, html = largeprint.render_one(renderer, value)
             result["pdf"] = renderer.pdf_bytes(value, document, html)

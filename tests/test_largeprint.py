@@ -85,7 +85,7 @@ def test_large_print_that_needs_three_pages_is_refused(cli, project, out):
     po = project.catalog_file("es")
     text = po.read_text("utf-8")
     long = "Texto largo de prueba, " * 60
-    start = text.index('msgctxt "what.p1"')
+    start = text.index('msgctxt "advise.p1"')
     at = text.index('msgstr ""\n"', start) + len('msgstr ""\n"')
     po.write_text(text[:at] + long + text[at:], "utf-8")
     result = cli("build", "--lang", "es", "--large-print", "--out", str(out))

@@ -122,7 +122,11 @@ def test_inline_styles_the_template_writes_are_allowed_by_hash_and_nothing_else(
     def digest(value):
         return base64.b64encode(hashlib.sha256(value.encode("utf-8")).digest()).decode()
 
-    assert allowed == {digest(page.styles[0]), digest("rect { fill: #0b3b60; }"), digest("opacity: 0.5")}
+    # The template's own write-in block sets its ruled lines' height inline: allowed too, by hash.
+    lines = {value for tag, name, value in page.attrs if tag == "div" and name == "style"}
+    assert lines and all(re.fullmatch(r"height: \d+mm", value) for value in lines), lines
+    assert allowed == {digest(page.styles[0]), digest("rect { fill: #0b3b60; }"), digest("opacity: 0.5"),
+                       *(digest(value) for value in lines)}
     assert "'unsafe-hashes'" in policy and "unsafe-inline" not in policy
 
 
@@ -412,3 +416,12 @@ def test_site_lists_every_locale_with_pdf_web_page_and_picture(cli, tmp_path):
     again = cli("site", str(out))
     assert again.exit_code == 0, again.output
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir() if p.suffix in (".pdf", ".png")} == stamps  # PDFs and pictures kept
+
+
+def test_qr_code_image_is_a_standalone_svg_a_browser_draws(pages):
+    """A data: URI image is a document of its own: without the SVG namespace browsers show only its alt text."""
+    page = Page(pages["en"])
+    (uri,) = [value for tag, name, value in page.attrs
+              if tag == "img" and name == "src" and value.startswith("data:image/svg+xml;base64,")]
+    svg = base64.b64decode(uri.split(",", 1)[1]).decode("utf-8")
+    assert re.match(r'<svg xmlns="http://www.w3.org/2000/svg"[ >]', svg), svg[:80]
