@@ -145,7 +145,10 @@ def build(project, codes, *, out_dir=None, draft=False, paper="auto", require_re
                 value, _state = builder.prepare(inputs, code, draft=draft, paper=paper,
                                                 require_reviewed=require_reviewed, clinic=clinic)
                 page = to_web_html(value, env, css)
-                files.ensure_dir(folder)
+                if clinic_path:
+                    files.private_folder(folder)  # OUT/<clinic>: never a link
+                else:
+                    files.ensure_dir(folder)
                 try:
                     files.write_atomic(target, page.encode("utf-8"))
                 except OSError as error:

@@ -81,7 +81,10 @@ def build(project, codes, *, out_dir=None, draft=False, paper="auto", require_re
                 value, _state = builder.prepare(inputs, code, draft=draft, paper=paper,
                                                 require_reviewed=require_reviewed, clinic=clinic)
                 document, html = render_one(renderer, value)
-                files.private_folder(folder) if clinic_path else files.ensure_dir(folder)
+                if clinic_path:
+                    files.private_folder(folder)  # OUT/<clinic>: never a link
+                else:
+                    files.ensure_dir(folder)
                 try:
                     files.write_atomic(target, renderer.pdf_bytes(value, document, html))
                     incremental.record(target, key)

@@ -72,19 +72,23 @@ def _thumbnail(pdf, target):
         raise HandoutError("the site's page pictures need pypdfium2", hint="pip install -e '.[web]'") from None
     from . import files
 
-    if target.exists() and target.stat().st_mtime_ns >= pdf.stat().st_mtime_ns:
-        from PIL import Image
+    import io
 
-        with Image.open(target) as image:
-            return image.size
+    kept = files.read_regular(target, 4 * 1024 * 1024)  # never a link or a pipe
+    if kept is not None and target.stat().st_mtime_ns >= pdf.stat().st_mtime_ns:
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            with Image.open(io.BytesIO(kept)) as image:
+                return image.size
+        except (UnidentifiedImageError, OSError):
+            pass  # not a picture we made: make it again
     document = pypdfium2.PdfDocument(str(pdf))
     try:
         page = document[0]
         image = page.render(scale=THUMBNAIL_WIDTH / page.get_width()).to_pil()
     finally:
         document.close()
-    import io
-
     buffer = io.BytesIO()
     image.convert("RGB").quantize(colors=32).save(buffer, "PNG", optimize=True)  # a third of the size
     files.write_atomic(target, buffer.getvalue())

@@ -147,7 +147,8 @@ def test_cleanup_neither_blocks_on_a_pipe_nor_follows_a_link(project, tmp_path, 
     assert theirs.read_text("utf-8") == "not ours to delete\n"
 
 
-def test_a_link_as_a_clinic_folder_is_refused(project, tmp_path, out):
+@pytest.mark.parametrize("kind", [(), ("--format", "html"), ("--large-print",)], ids=["pdf", "html", "large"])
+def test_a_link_as_a_clinic_folder_is_refused(project, tmp_path, out, kind):
     profile = tmp_path / "profiles" / "clinic-a.toml"
     profile.parent.mkdir()
     profile.write_text('name = "Clinic A"\nphone = "+1 555 0100"\n', "utf-8")
@@ -155,7 +156,7 @@ def test_a_link_as_a_clinic_folder_is_refused(project, tmp_path, out):
     elsewhere.mkdir()
     out.mkdir()
     (out / "clinic-a").symlink_to(elsewhere)
-    result = invoke(project, "build", "--lang", "en", "--clinic", str(profile), "--jobs", "1", "--out", str(out))
+    result = invoke(project, "build", "--lang", "en", "--clinic", str(profile), "--jobs", "1", "--out", str(out), *kind)
     one_line_error(result, "clinic-a", "link")
     assert list(elsewhere.iterdir()) == []
 

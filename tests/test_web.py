@@ -322,7 +322,7 @@ def test_many_concurrent_requests_from_another_process(server):
     start = time.monotonic()
     for worker in workers:
         worker.start()
-    results = [out.get(timeout=60) for _ in workers]
+    results = [out.get(timeout=240) for _ in workers]
     for worker in workers:
         worker.join(10)
     elapsed = time.monotonic() - start
@@ -425,3 +425,25 @@ def test_qr_code_image_is_a_standalone_svg_a_browser_draws(pages):
               if tag == "img" and name == "src" and value.startswith("data:image/svg+xml;base64,")]
     svg = base64.b64decode(uri.split(",", 1)[1]).decode("utf-8")
     assert re.match(r'<svg xmlns="http://www.w3.org/2000/svg"[ >]', svg), svg[:80]
+
+
+def test_site_never_blocks_on_a_pipe_left_as_a_page_picture(cli, project, tmp_path):
+    # The picture of an unchanged PDF is reused; one that is a pipe (or a
+    # link) is never opened, and is made again in its place.
+    import os
+    import stat
+    import subprocess
+    import sys
+
+    from tests.conftest import FONTS
+
+    out = tmp_path / "site"
+    assert cli("site", str(out)).exit_code == 0
+    picture = out / "nk-cells-recurrent-miscarriage.en.png"
+    picture.unlink()
+    os.mkfifo(picture)
+    env = dict(os.environ, NKHANDOUT_ROOT=str(project.root), NKHANDOUT_FONTS=str(FONTS))
+    again = subprocess.run([sys.executable, "-m", "nkhandout", "site", str(out)], env=env,
+                           capture_output=True, text=True, timeout=240)
+    assert again.returncode == 0, again.stderr
+    assert stat.S_ISREG(picture.lstat().st_mode)
