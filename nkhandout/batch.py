@@ -111,6 +111,17 @@ def clinic_files(paths):
     return unique
 
 
+def clinic_folders(out, clinic_paths):
+    """(folder, slug, Clinic or the HandoutError that refuses it) for each
+    profile, each read once; (out, "", None) when there are none."""
+    paths = clinic_files(clinic_paths)
+    if not paths:
+        yield Path(out), "", None
+        return
+    for path, clinic in load_clinics(paths).items():
+        yield Path(out) / clinic_slug(path), clinic_slug(path), clinic
+
+
 def load_clinics(paths):
     """{path: Clinic, or the HandoutError that refuses it}: each profile is
     read and validated once; a bad one fails only its own handouts."""

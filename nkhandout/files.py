@@ -105,6 +105,21 @@ def read_regular(path, limit=64 * 1024 * 1024):
     return data if len(data) <= limit else None
 
 
+def write_output(target, data, out, what):
+    """Write one built file (a web page, a large-print PDF) into ``out`` or a
+    clinic's folder inside it, which the build makes itself and never follows
+    as a link; a write error is one line."""
+    target = Path(target)
+    if target.parent == Path(out):
+        ensure_dir(target.parent)
+    else:
+        private_folder(target.parent)
+    try:
+        write_atomic(target, data)
+    except OSError as error:
+        raise HandoutError(f"cannot write the {what}: {error.strerror or error}", str(target)) from None
+
+
 def private_folder(path):
     """Create a folder the build names itself (OUT/.nkhandout, OUT/<clinic>);
     refuse one that is a link, so that nothing is written where a link leads."""

@@ -119,7 +119,7 @@ def build(project, codes, *, out_dir=None, draft=False, paper="auto", require_re
     The page is cheap to make (no layout), so it is simply made again."""
     from pathlib import Path
 
-    from . import batch, build as builder, clinic as clinic_lib, files
+    from . import batch, build as builder, files
 
     out = Path(out_dir or project.handouts_dir)
     files.ensure_dir(out)
@@ -131,13 +131,9 @@ def build(project, codes, *, out_dir=None, draft=False, paper="auto", require_re
     if only_complete:
         complete = set(builder.complete_locales(project, inputs))
         codes = [code for code in codes if code in complete]
-    for clinic_path in batch.clinic_files(clinic_paths) or [None]:
-        folder = out / batch.clinic_slug(clinic_path) if clinic_path else out
-        slug = batch.clinic_slug(clinic_path) if clinic_path else ""
-        try:
-            clinic = clinic_lib.load(clinic_path) if clinic_path else None
-        except HandoutError as error:
-            result.failures.extend(builder.Failure(code, slug, error) for code in codes)
+    for folder, slug, clinic in batch.clinic_folders(out, clinic_paths):
+        if isinstance(clinic, HandoutError):
+            result.failures.extend(builder.Failure(code, slug, clinic) for code in codes)
             continue
         for code in codes:
             target = folder / f"{name}.{code}.html"
@@ -145,14 +141,7 @@ def build(project, codes, *, out_dir=None, draft=False, paper="auto", require_re
                 value, _state = builder.prepare(inputs, code, draft=draft, paper=paper,
                                                 require_reviewed=require_reviewed, clinic=clinic)
                 page = to_web_html(value, env, css)
-                if clinic_path:
-                    files.private_folder(folder)  # OUT/<clinic>: never a link
-                else:
-                    files.ensure_dir(folder)
-                try:
-                    files.write_atomic(target, page.encode("utf-8"))
-                except OSError as error:
-                    raise HandoutError(f"cannot write the page: {error.strerror}", str(target)) from None
+                files.write_output(target, page.encode("utf-8"), out, "page")
             except HandoutError as error:
                 result.failures.append(builder.Failure(code, slug, error))
                 continue

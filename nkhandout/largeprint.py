@@ -47,7 +47,7 @@ def build(project, codes, *, out_dir=None, draft=False, paper="auto", require_re
     """Write ``<name>.<code>.large.pdf`` for each locale (and clinic); return a batch.Result.
 
     Skipped, like `build`, when the inputs did not change."""
-    from . import batch, build as builder, clinic as clinic_lib, files, incremental
+    from . import batch, build as builder, files, incremental
 
     out = Path(out_dir or project.handouts_dir)
     files.ensure_dir(out)
@@ -55,17 +55,11 @@ def build(project, codes, *, out_dir=None, draft=False, paper="auto", require_re
     name = batch._handout_name(project) or "handout"
     options = (("draft", draft), ("paper", paper), ("require_reviewed", require_reviewed), ("large_print", True))
     shared = incremental.shared_hash(project.root, project.fonts_dir)
-    inputs = renderer = None
-    for clinic_path in batch.clinic_files(clinic_paths) or [None]:
-        folder = out / batch.clinic_slug(clinic_path) if clinic_path else out
-        slug = batch.clinic_slug(clinic_path) if clinic_path else ""
-        clinic = None
-        if clinic_path:
-            try:  # read and validated once, before its handouts are hashed
-                clinic = clinic_lib.load(clinic_path)
-            except HandoutError as error:
-                result.failures += [builder.Failure(code, slug, error) for code in codes]
-                continue
+    inputs = renderer = complete = None
+    for folder, slug, clinic in batch.clinic_folders(out, clinic_paths):
+        if isinstance(clinic, HandoutError):  # read and validated once, before hashing
+            result.failures += [builder.Failure(code, slug, clinic) for code in codes]
+            continue
         for code in codes:
             target = folder / f"{name}.{code}{SUFFIX}"
             key = incremental.input_hash(project, code, clinic, options, shared)
@@ -76,20 +70,17 @@ def build(project, codes, *, out_dir=None, draft=False, paper="auto", require_re
                 if inputs is None:
                     inputs = builder.load_inputs(project)
                     renderer = LargePrintRenderer(project, inputs.manifest)
-                if only_complete and code not in builder.complete_locales(project, inputs):
+                    complete = set(builder.complete_locales(project, inputs)) if only_complete else None
+                if complete is not None and code not in complete:
                     continue
                 value, _state = builder.prepare(inputs, code, draft=draft, paper=paper,
                                                 require_reviewed=require_reviewed, clinic=clinic)
                 document, html = render_one(renderer, value)
-                if clinic_path:
-                    files.private_folder(folder)  # OUT/<clinic>: never a link
-                else:
-                    files.ensure_dir(folder)
+                files.write_output(target, renderer.pdf_bytes(value, document, html), out, "PDF")
                 try:
-                    files.write_atomic(target, renderer.pdf_bytes(value, document, html))
                     incremental.record(target, key)
                 except OSError as error:
-                    raise HandoutError(f"cannot write the PDF: {error.strerror}", str(target)) from None
+                    raise HandoutError(f"cannot write the PDF's stamp: {error.strerror or error}", str(target)) from None
             except HandoutError as error:
                 result.failures.append(builder.Failure(code, slug, error))
                 continue

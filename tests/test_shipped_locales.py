@@ -1,7 +1,6 @@
 """Every shipped locale is complete and prints, final (never a draft), on one
 page of A4 and of Letter, with and without a clinic box, at readable sizes."""
 
-import pytest
 
 from tests.conftest import FONTS, ROOT, SHIPPED
 
