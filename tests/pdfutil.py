@@ -120,25 +120,27 @@ def char_sizes(path):
         document.close()
 
 
+def elements(pdf):
+    """Every element of an open PDF's structure tree, in document order."""
+    root = pdf.Root.get("/StructTreeRoot")
+    stack = [root.get("/K")] if root is not None else []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, pikepdf.Array):
+            stack.extend(reversed(list(node)))
+        elif isinstance(node, pikepdf.Dictionary):
+            if "/S" in node:
+                yield node
+            if "/K" in node:
+                stack.append(node.K)
+
+
 def structure(path):
-    """The tagged structure: (tags in document order, [(tag, Alt)], {tag: /Lang})."""
+    """The tagged structure: (tags in document order, [(tag, Alt)])."""
     tags, alts = [], []
     with pikepdf.open(path) as pdf:
-        root = pdf.Root.get("/StructTreeRoot")
-        if root is None:
-            return tags, alts
-
-        def walk(node):
-            if isinstance(node, pikepdf.Array):
-                for child in node:
-                    walk(child)
-            elif isinstance(node, pikepdf.Dictionary):
-                if "/S" in node:
-                    tags.append(str(node.S)[1:])
-                    if "/Alt" in node:
-                        alts.append((str(node.S)[1:], str(node.Alt)))
-                if "/K" in node:
-                    walk(node.K)
-
-        walk(root.get("/K"))
+        for node in elements(pdf):
+            tags.append(str(node.S)[1:])
+            if "/Alt" in node:
+                alts.append((str(node.S)[1:], str(node.Alt)))
     return tags, alts

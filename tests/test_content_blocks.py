@@ -142,19 +142,9 @@ def figure_boxes(path):
     """[(Alt, (x1, y1, x2, y2) in CSS px from the page's top left)] of the Figures."""
     import pikepdf
 
-    found = []
     with pikepdf.open(path) as pdf:
-        def walk(node):
-            if isinstance(node, pikepdf.Array):
-                for child in node:
-                    walk(child)
-            elif isinstance(node, pikepdf.Dictionary):
-                if node.get("/S") == "/Figure":
-                    found.append((str(node.get("/Alt", "")), tuple(float(v) for v in node.A.BBox)))
-                if "/K" in node:
-                    walk(node.K)
-        walk(pdf.Root.StructTreeRoot.K)
-    return found
+        return [(str(node.get("/Alt", "")), tuple(float(v) for v in node.A.BBox))
+                for node in pdfutil.elements(pdf) if node.S == "/Figure"]
 
 
 def list_items(path):
@@ -163,17 +153,10 @@ def list_items(path):
 
     counts = []
     with pikepdf.open(path) as pdf:
-        def walk(node):
-            if isinstance(node, pikepdf.Array):
-                for child in node:
-                    walk(child)
-            elif isinstance(node, pikepdf.Dictionary):
-                if node.get("/S") == "/L":
-                    kids = node.K if isinstance(node.K, pikepdf.Array) else [node.K]
-                    counts.append(sum(1 for k in kids if isinstance(k, pikepdf.Dictionary) and k.get("/S") == "/LI"))
-                if "/K" in node:
-                    walk(node.K)
-        walk(pdf.Root.StructTreeRoot.K)
+        for node in pdfutil.elements(pdf):
+            if node.S == "/L":
+                kids = node.K if isinstance(node.K, pikepdf.Array) else [node.K]
+                counts.append(sum(1 for k in kids if isinstance(k, pikepdf.Dictionary) and k.get("/S") == "/LI"))
     return counts
 
 
