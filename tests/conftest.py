@@ -81,3 +81,10 @@ def _fontconfig_stays_with_its_test():
     else:
         os.environ["FONTCONFIG_FILE"] = before
 
+
+def write_profile(folder, stem="clinic", **values):
+    """A clinic profile ``folder/stem.toml`` holding ``values`` as text."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{stem}.toml"
+    path.write_text("".join(f'{key} = "{value}"\n' for key, value in values.items()), "utf-8")
+    return path

@@ -7,7 +7,7 @@ import pytest
 
 from nkhandout import clinic as clinic_lib
 from tests import pdfutil
-from tests.conftest import ROOT, SHIPPED, files_in
+from tests.conftest import ROOT, SHIPPED, files_in, write_profile
 
 EXAMPLE = ROOT / "examples" / "clinics"
 NAME = "nk-cells-recurrent-miscarriage"
@@ -87,14 +87,6 @@ def test_without_a_clinic_there_is_no_box(built):
     tags, alts = pdfutil.structure(built["en"])
     # Only the icon arrays: three rows, each a Figure with its numbers in /Alt.
     assert tags.count("Figure") == 3 and len(alts) == 3
-
-
-def write_profile(folder, stem="clinic", **values):
-    folder.mkdir(parents=True, exist_ok=True)
-    lines = [f'{key} = "{value}"' for key, value in values.items()]
-    path = folder / f"{stem}.toml"
-    path.write_text("\n".join(lines) + "\n", "utf-8")
-    return path
 
 
 def test_paper_follows_the_clinic_country_and_paper_option_wins(cli, tmp_path, out):

@@ -15,17 +15,9 @@ import pytest
 
 from nkhandout import clinic as clinic_lib
 from nkhandout.errors import HandoutError
-from tests.conftest import ROOT, files_in
+from tests.conftest import ROOT, files_in, write_profile
 
 NAME = "nk-cells-recurrent-miscarriage"
-
-
-def write_profile(folder, stem="clinic", **values):
-    folder.mkdir(parents=True, exist_ok=True)
-    lines = [f'{key} = "{value}"' for key, value in values.items()]
-    path = folder / f"{stem}.toml"
-    path.write_text("\n".join(lines) + "\n", "utf-8")
-    return path
 
 
 def refused(profile, *needles):

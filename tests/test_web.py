@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from tests.conftest import files_in
+from tests.conftest import files_in, write_profile
 
 
 class Page(HTMLParser):
@@ -47,13 +47,6 @@ class Page(HTMLParser):
     def handle_data(self, data):
         if self._in_style:
             self.styles[-1] += data
-
-
-def write_profile(folder, stem="clinic", **values):
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{stem}.toml"
-    path.write_text("".join(f'{k} = "{v}"\n' for k, v in values.items()), "utf-8")
-    return path
 
 
 @pytest.fixture
