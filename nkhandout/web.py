@@ -29,6 +29,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 PAPERS = ("a4", "letter")
+OUTSIDE_GRACE = 2.0  # s the worker has to answer a render it stopped itself
 PAPER_NAMES = {"a4": "A4", "letter": "Letter"}
 MAX_QUERY = 256
 QUERY_KEYS = frozenset({"paper", "clinic", "download", "v"})
@@ -362,13 +363,32 @@ class Service:
             self.executor.shutdown(wait=True, cancel_futures=True)
 
     async def _call(self, function, *args):
+        """``function(*args)`` in the worker. The worker stops a render that
+        passes NKHANDOUT_TIMEOUT itself; as the renderer may swallow that,
+        the server kills a worker still busy a little later and starts another.
+        The one worker renders in turn, so the time counts from the request."""
+        from .batch import timeout_seconds
+
         loop = asyncio.get_running_loop()
+        executor = self.executor
         try:
-            return await loop.run_in_executor(self.executor, function, *args)
+            return await asyncio.wait_for(loop.run_in_executor(executor, function, *args),
+                                          timeout_seconds() + OUTSIDE_GRACE)
+        except asyncio.TimeoutError:
+            for process in list(getattr(executor, "_processes", {}).values()):
+                process.kill()
+            self._replace(executor)
+            raise BrokenProcessPool(f"the render took longer than {timeout_seconds():g} s "
+                                    "and its worker was stopped") from None
         except BrokenProcessPool:
-            self.executor.shutdown(wait=False, cancel_futures=True)
-            self.start_executor_again()
+            self._replace(executor)
             raise
+
+    def _replace(self, executor):
+        """A new worker in place of ``executor``, once, however many calls saw it fail."""
+        if self.executor is executor:
+            executor.shutdown(wait=False, cancel_futures=True)
+            self.start_executor_again()
 
     def start_executor_again(self):
         import multiprocessing

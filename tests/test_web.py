@@ -440,3 +440,31 @@ def test_site_never_blocks_on_a_pipe_left_as_a_page_picture(cli, project, tmp_pa
                            capture_output=True, text=True, timeout=240)
     assert again.returncode == 0, again.stderr
     assert stat.S_ISREG(picture.lstat().st_mode)
+
+
+def test_a_render_the_worker_cannot_stop_is_killed_from_outside(project, monkeypatch):
+    # The worker's own alarm only covers renders; whatever swallows it (here a
+    # call with no alarm at all) is stopped by the server, which then starts
+    # a fresh worker for the next request.
+    import asyncio
+    import time as clock
+    from concurrent.futures.process import BrokenProcessPool
+
+    from nkhandout import web
+
+    monkeypatch.setenv("NKHANDOUT_TIMEOUT", "1")
+
+    async def scenario():
+        service = web.Service(project)
+        service.start()
+        try:
+            started = clock.monotonic()
+            with pytest.raises(BrokenProcessPool, match="longer than 1 s"):
+                await service._call(clock.sleep, 60)
+            stopped = clock.monotonic() - started
+            assert await service._call(abs, -3) == 3  # a new worker answers
+            return stopped
+        finally:
+            await service.stop()
+
+    assert asyncio.run(scenario()) < 20
