@@ -10,7 +10,7 @@ from pathlib import Path
 
 import jinja2
 
-from . import paper as papers
+from . import paper as papers, workarounds
 from .errors import HandoutError
 
 TEMPLATE = "handout.html.j2"
@@ -163,85 +163,6 @@ def isolate_fonts(templates_dir):
         os.environ["FONTCONFIG_FILE"] = str(config.resolve())
 
 
-def _drop_empty_unicode(_document, pdf):
-    """Remove ToUnicode entries with no text.
-
-    WeasyPrint maps the second glyph of a multi-glyph cluster (Arabic marks,
-    for one) to an empty string, which makes the CMap malformed for PDF/UA
-    checkers; such a glyph's text is already carried by the first one.
-    """
-    import pydyf
-
-    for obj in pdf.objects:
-        if not isinstance(obj, pydyf.Stream) or b"/CMapName /Adobe-Identity-UCS def" not in obj.stream:
-            continue
-        lines = obj.stream
-        if not any(line.endswith(b" <>") for line in lines if isinstance(line, bytes)):
-            continue
-        start = lines.index(b"endcodespacerange") + 1
-        end = lines.index(b"endcmap")
-        entries = [line for line in lines[start:end]
-                   if line.startswith(b"<") and not line.endswith(b" <>")]
-        body = []
-        for index in range(0, len(entries), 100):
-            batch = entries[index:index + 100]
-            body += [f"{len(batch)} beginbfchar".encode(), *batch, b"endbfchar"]
-        obj.stream = lines[:start] + body + lines[end:]
-
-
-class _GlyphText(dict):
-    """A glyph-to-text map that never records empty text (see _patch_to_unicode)."""
-
-    def __init__(self, font, *args):
-        super().__init__(*args)
-        self._font = font
-        self._reverse = None
-
-    def _fallback(self, glyph_id):
-        if self._reverse is None:
-            import io
-            import unicodedata
-
-            from fontTools.ttLib import TTFont
-
-            self._reverse = {}
-            try:
-                ttfont = TTFont(io.BytesIO(self._font.file_content), fontNumber=self._font.index, lazy=True)
-                for codepoint, name in sorted(ttfont.getBestCmap().items()):
-                    gid = ttfont.getGlyphID(name)
-                    self._reverse.setdefault(gid, unicodedata.normalize("NFKC", chr(codepoint)))
-            except Exception:  # a font fontTools cannot read: keep WeasyPrint's behaviour
-                self._reverse = {}
-        return self._reverse.get(glyph_id, "")
-
-    def __setitem__(self, glyph_id, text):
-        super().__setitem__(glyph_id, text or self._fallback(glyph_id))
-
-
-def _patch_to_unicode():
-    """Give every drawn glyph its text in the PDF.
-
-    WeasyPrint (70) records the text of a glyph the first time it draws it;
-    for the second glyph of a multi-glyph cluster (Arabic letters with marks)
-    that text is empty, so copying, searching and screen readers lose the
-    glyph and PDF/UA checkers find a malformed ToUnicode map. The glyph keeps
-    its entry (WeasyPrint subsets fonts to those entries) with the text the
-    font's own character map gives it.
-    """
-    from weasyprint.pdf import fonts
-
-    if getattr(fonts.Font, "_nkhandout_patched", False):
-        return
-    original = fonts.Font.__init__
-
-    def __init__(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        self.to_unicode = _GlyphText(self, self.to_unicode)
-
-    fonts.Font.__init__ = __init__
-    fonts.Font._nkhandout_patched = True
-
-
 class Renderer:
     """Renders handouts of one project; reuses fonts and stylesheets."""
 
@@ -286,7 +207,7 @@ class Renderer:
     def fetcher(self):
         if self._fetcher is None:
             isolate_fonts(self.project.templates_dir)
-            _patch_to_unicode()
+            workarounds.install()
             from weasyprint.urls import URLFetcher, URLFetcherResponse
 
             renderer = self
@@ -387,7 +308,7 @@ class Renderer:
         try:
             identifier = hashlib.md5(html.encode("utf-8"), usedforsecurity=False).hexdigest().encode()
             data = document.write_pdf(pdf_identifier=identifier, pdf_variant="pdf/ua-1",
-                                      pdf_tags=True, finisher=_drop_empty_unicode)
+                                      pdf_tags=True, finisher=workarounds.finish_pdf)
         finally:
             logger.removeHandler(collector)
             if previous is None:
