@@ -252,7 +252,7 @@ def warm_per_handout(codes, runs):
 
     def one(code):
         start = time.perf_counter()
-        value, _state = build.prepare(inputs, code)
+        value = build.prepare(inputs, code)
         document, html = build.render_one(renderer, value)
         renderer.pdf_bytes(value, document, html)
         return (time.perf_counter() - start) * 1000
@@ -326,7 +326,7 @@ def write_baseline_input(work):
     inputs = build.load_inputs(project)
     renderer = render.Renderer(project, inputs.manifest)
     try:
-        value, _state = build.prepare(inputs, BASELINE_LOCALE)
+        value = build.prepare(inputs, BASELINE_LOCALE)
     except HandoutError as error:
         raise Broken(f"baseline: cannot prepare the {BASELINE_LOCALE} handout: {error}") from None
     folder = work / "baseline"

@@ -16,12 +16,14 @@ from . import files, incremental
 from .errors import HandoutError, UsageError
 
 
-@dataclass
+@dataclass(frozen=True)
 class Job:
+    """One handout to build: a locale, for a clinic or none."""
+
     code: str
     clinic_path: Path | None
     target: Path
-    key: str | None
+    key: str | None  # incremental.input_hash of what it is built from
     clinic: object = None  # the validated Clinic, or the HandoutError that refused it
 
 
@@ -62,13 +64,14 @@ def timeout_seconds():
     return seconds
 
 
-def _handout_name(project):
+def handout_name(project):
     from .content import MAX_SOURCE_BYTES, parse_toml
     from .project import read_limited
 
     try:
-        raw = read_limited(project.source_file, MAX_SOURCE_BYTES, "content/handout.toml", project.content_dir)
-        name = parse_toml(raw.decode("utf-8"), "content/handout.toml")["meta"]["name"]
+        where = project.relative(project.source_file)
+        raw = read_limited(project.source_file, MAX_SOURCE_BYTES, where, project.content_dir)
+        name = parse_toml(raw.decode("utf-8"), where)["meta"]["name"]
     except (HandoutError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError,
             ValueError, RecursionError):
         return None
@@ -174,9 +177,9 @@ def plan(project, codes, out, clinics, options):
     """One Job per (clinic, locale), with its target and input hash.
 
     ``clinics`` maps profile paths to what load_clinics() made of them."""
-    name = _handout_name(project) or "handout"
+    name = handout_name(project) or "handout"
     draft = dict(options).get("draft", False)
-    shared = incremental.shared_hash(project.root, project.fonts_dir)
+    shared = incremental.shared_hash(project)
     jobs = []
     for clinic_path in list(clinics) or [None]:
         clinic = clinics[clinic_path] if clinic_path else None
@@ -309,28 +312,36 @@ class _signals:
 
 # -- the heavy part ------------------------------------------------------
 
-_STATE = {}
+@dataclass(frozen=True)
+class Context:
+    """What every worker of one build shares: the topic's inputs, loaded in
+    the parent before the workers fork, and the build's options."""
+
+    project: object
+    inputs: object  # build.Inputs
+    options: object  # build.Options
+    out: Path
 
 
-def _init(project, options):
-    """Per worker process: a renderer over the inputs loaded before the fork."""
-    from . import render
+class _Worker:
+    """One worker process: a renderer (fonts, stylesheets, images) reused
+    for every handout it builds."""
 
-    _STATE["renderer"] = render.Renderer(project, _STATE["inputs"].manifest)
-    _STATE["options"] = options
+    def __init__(self, context):
+        from . import render
 
+        self.context = context
+        self.renderer = render.Renderer(context.project, context.inputs.manifest)
 
-def _one(job):
-    """Build one handout; returns ("ok", path) or ("fail", Failure)."""
-
-    inputs, renderer, options = _STATE["inputs"], _STATE["renderer"], _STATE["options"]
-    try:
-        return _one_handout(job, job.clinic, inputs, renderer, options)
-    except HandoutError as error:
-        return ("fail", _failure(job, error))
-    except Exception as error:  # a bug, or something the renderer choked on: this handout only
-        return ("fail", _failure(job, HandoutError(
-            f"the renderer failed: {type(error).__name__}: {str(error)[:160]}", f"locale {job.code}")))
+    def __call__(self, job):
+        """Build one handout; returns ("ok", path) or ("fail", Failure)."""
+        try:
+            return _one_handout(job, self.context, self.renderer)
+        except HandoutError as error:
+            return ("fail", _failure(job, error))
+        except Exception as error:  # a bug, or something the renderer choked on: this handout only
+            return ("fail", _failure(job, HandoutError(
+                f"the renderer failed: {type(error).__name__}: {str(error)[:160]}", f"locale {job.code}")))
 
 
 def _failure(job, error):
@@ -339,18 +350,15 @@ def _failure(job, error):
     return builder.Failure(job.code, clinic_slug(job.clinic_path) if job.clinic_path else "", error)
 
 
-def _one_handout(job, clinic, inputs, renderer, options):
+def _one_handout(job, context, renderer):
     from . import build as builder
 
-    if isinstance(clinic, HandoutError):
-        raise clinic
-    if job.target.parent != Path(options["out"]):
+    if isinstance(job.clinic, HandoutError):
+        raise job.clinic
+    if job.target.parent != context.out:
         files.private_folder(job.target.parent)  # OUT/<clinic>: never a link
     try:
-        value, _state = builder.prepare(inputs, job.code, draft=options["draft"], paper=options["paper"],
-                                        require_reviewed=options["require_reviewed"], clinic=clinic)
-        document, html = builder.render_one(renderer, value)
-        data = renderer.pdf_bytes(value, document, html)
+        data = builder.build_pdf(context.inputs, renderer, job.code, context.options, job.clinic)
     except MemoryError:
         raise HandoutError("ran out of memory while rendering", f"locale {job.code}") from None
     except RecursionError:
@@ -379,22 +387,22 @@ def _skip_reason(inputs, code):
     except HandoutError as error:
         return str(error)
     if state.problems:
-        line, message = sorted(state.problems, key=lambda problem: problem[0])[0]
-        where = inputs.project.relative(state.path)
+        where, line, message = state.problems[0]
         return f"{where}:{line}: {message}; run `nkhandout check --lang {code}`"
     if state.stats.complete:
         return None
     absent = fuzzy = empty = 0
-    for message in inputs.pot:
-        if not message.id:
-            continue
-        entry = state.loaded.catalog.get(message.id, context=message.context)
-        if entry is None:
-            absent += 1
-        elif entry.fuzzy and entry.string:
-            fuzzy += 1
-        elif not entry.string:
-            empty += 1
+    for part in state.parts:
+        for message in part.pot:
+            if not message.id:
+                continue
+            entry = part.loaded.catalog.get(message.id, context=message.context)
+            if entry is None:
+                absent += 1
+            elif entry.fuzzy and entry.string:
+                fuzzy += 1
+            elif not entry.string:
+                empty += 1
     parts = []
     if absent:
         parts.append(f"{absent} string(s) changed in the English; run `nkhandout update` and translate them")
@@ -408,8 +416,8 @@ def _skip_reason(inputs, code):
 def _build(project, todo, result, out, options, only_complete, jobs, log, progress, timeout, planned):
     from . import build as builder
 
-    options = dict(options, out=str(out))
-    _STATE["inputs"] = inputs = builder.load_inputs(project)
+    inputs = builder.load_inputs(project)
+    context = Context(project, inputs, builder.Options(**options), Path(out))
     if only_complete:
         reasons = {}
         for job in list(todo):
@@ -446,7 +454,7 @@ def _build(project, todo, result, out, options, only_complete, jobs, log, progre
 
     import weasyprint  # noqa: F401  (imported once, before the workers fork)
 
-    pool = _Pool(project, options, todo, workers, timeout)
+    pool = _Pool(context, todo, workers, timeout)
     try:
         pool.run(report)
     finally:
@@ -467,8 +475,8 @@ class _Pool:
     raised inside it, so an alarm in the worker cannot be trusted). Workers
     ignore Ctrl-C (the parent stops them) and die with the parent."""
 
-    def __init__(self, project, options, todo, size, timeout):
-        self.project, self.options, self.todo = project, options, todo
+    def __init__(self, context, todo, size, timeout):
+        self.context, self.todo = context, todo
         self.size, self.timeout = size, timeout
         self.workers = {}  # pid -> [connection, job index or None, deadline]
         self.killed = False
@@ -499,12 +507,12 @@ class _Pool:
                     signal.signal(signal.SIGTERM, signal.SIG_DFL)
                     signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
                     _die_with_parent(parent)
-                    _init(self.project, self.options)
+                    worker = _Worker(self.context)
                     while True:
                         index = theirs.recv()
                         if index is None:
                             break
-                        theirs.send(_one(self.todo[index]))
+                        theirs.send(worker(self.todo[index]))
                     code = 0
                 except BaseException:
                     pass

@@ -24,8 +24,8 @@ def _fixed_date(day):
     return datetime.datetime(day.year, day.month, day.day, tzinfo=datetime.timezone.utc)
 
 
-def template(source, templates_dir, rel):
-    """The catalog template (.pot): the English source plus template labels."""
+def template(source, rel):
+    """A topic's catalog template (.pot): its English source."""
     pot = Catalog(project=PROJECT, version=source.version, fuzzy=False,
                   creation_date=_fixed_date(source.reviewed),
                   msgid_bugs_address="", copyright_holder="", charset="utf-8")
@@ -34,8 +34,23 @@ def template(source, templates_dir, rel):
         flags = ("python-brace-format",) if content.placeholders(unit.text) else ()
         pot.add(unit.text, context=unit.context, auto_comments=[unit.comment],
                 locations=[(source_rel, unit.line)], flags=flags)
+    return pot
+
+
+# The labels' template changes with the templates, not with a topic's
+# content: it carries a fixed date so that it is written the same each time.
+LABELS_VERSION = "1"
+LABELS_DATE = datetime.date(2026, 1, 1)
+
+
+def labels_template(templates_dir, rel):
+    """The template of the labels every topic shares: the page's own words
+    (pgettext in templates/*.j2) and the reference list's words."""
     from .render import read_template
 
+    pot = Catalog(project=PROJECT, version=LABELS_VERSION, fuzzy=False,
+                  creation_date=_fixed_date(LABELS_DATE),
+                  msgid_bugs_address="", copyright_holder="", charset="utf-8")
     for path in sorted(templates_dir.glob("*.j2")):
         with io.BytesIO(read_template(templates_dir, path.name)) as handle:
             for line, msgid, comments, context in extract(
@@ -62,7 +77,7 @@ class Loaded:
     extra_headers: dict
     raw_language: str | None
     plural_forms: str | None = None
-    header_lines: dict = None  # header name -> line in the file
+    header_lines: dict | None = None  # header name -> line in the file
 
 
 def header_problems(loaded, code, file_name):

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from . import build as builder, catalog, clinic as clinic_lib, glossary, locales, render
+from . import build as builder, clinic as clinic_lib, glossary, locales, render
 from .errors import HandoutError
 from .locales import SOURCE_LOCALE
 
@@ -23,7 +23,7 @@ class Report:
     stats: object = None
     fits: bool | None = None
     paper: str = ""
-    review: dict = None
+    review: dict | None = None
     overflow_mm: float = 0.0
 
 
@@ -43,10 +43,10 @@ def check_locale(inputs, renderer, code, paper="auto", layout=True, clinic=None)
     info = locales.info(code)
     report.paper = builder.choose_paper(paper, clinic, info)
     if path is not None:
-        for gap in catalog.gaps(state.loaded.catalog, inputs.pot):
-            report.problems.append(Problem(f"{where}:{gap.line}" if gap.line else where, gap.message))
-        for line, text in sorted(state.problems, key=lambda problem: problem[0]):
-            report.problems.append(Problem(f"{where}:{line}", text))
+        for at, gap in builder.gaps(state):
+            report.problems.append(Problem(f"{at}:{gap.line}" if gap.line else at, gap.message))
+        for at, line, text in state.problems:
+            report.problems.append(Problem(f"{at}:{line}", text))
         try:
             terms = glossary.load(project, code)
         except HandoutError as error:
@@ -87,9 +87,7 @@ def fit(inputs, renderer, code, paper, clinic=None):
     """(fits, overflow in mm, (longest section, mm), overrun) for ``code`` on
     ``paper``: fitting is one page, and no text wider than its column
     (``overrun`` is the HandoutError build would raise for that, or None)."""
-    value, _state = builder.prepare(inputs, code, draft=False, paper=paper, clinic=clinic)
-    html = render.to_html(value, renderer.env)
-    document = renderer.layout(value, html)
+    _value, _html, document = builder.laid_out(inputs, renderer, code, builder.Options(paper=paper), clinic)
     heights = render.section_heights(document)
     longest = heights[0] if heights else ("", 0.0)
     overrun = render.overrun_error(document, code)

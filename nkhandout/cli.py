@@ -39,27 +39,48 @@ class Group(click.Group):
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--root", type=click.Path(file_okay=False), envvar="NKHANDOUT_ROOT",
-              help="Project folder with content/ and templates/ (default: this checkout).")
+              help="Project folder (default: the nearest one at or above this folder: "
+                   "nkhandout.toml, or content/ and templates/).")
 @click.version_option(package_name="nkhandout")
 @click.pass_context
 def main(ctx, root):
-    """Build one-page, referenced patient handouts on NK cells and repeated
-    miscarriage, in many languages.
+    """Build one-page, referenced patient handouts from a library of topics,
+    in many languages.
 
     \b
     Examples:
-      nkhandout build --lang es        # handouts/<name>.es.pdf
-      nkhandout build --all            # every complete locale
+      nkhandout init clinic-handouts   # start a project of your own
+      nkhandout build --lang es        # every topic: handouts/<topic name>.es.pdf
+      nkhandout build --all            # every complete locale of every topic
       nkhandout locales                # what is translated, what fits
       nkhandout check --lang fr        # a translator's gate
       nkhandout init-locale it         # start a new language
 
     Exit codes: 0 success, 1 a build or content problem, 2 a usage error.
     """
+    if ctx.invoked_subcommand == "init":
+        ctx.obj = None  # makes a project; needs none
+        return
     ctx.obj = Project.at(root)
 
 
+def _topics(project, names):
+    """The project bound to each topic named (default: every topic)."""
+    have = project.topic_names()
+    if not have:
+        raise UsageError("this project has no topic yet", hint="start one with `nkhandout init-topic NAME`")
+    for name in names:
+        if name not in have:
+            raise UsageError(f"unknown topic {name!r}", hint="topics: " + ", ".join(have))
+    return [project.for_topic(name) for name in (dict.fromkeys(names) or have)]
+
+
+TOPIC_OPTION = click.option("--topic", "topic_names", multiple=True, metavar="NAME",
+                            help="Topic (folder of content/topics/; repeatable; default: every topic).")
+
+
 @main.command(epilog=EXAMPLES_BUILD)
+@TOPIC_OPTION
 @click.option("--lang", "langs", multiple=True, metavar="CODE",
               help="Locale to build (repeatable): es, pt_BR, pt-BR, zh-Hans...")
 @click.option("--all", "all_", is_flag=True, help="Build every locale that is complete.")
@@ -83,9 +104,10 @@ def main(ctx, root):
               help="Large print: text patients read at 16pt or more, on at most two pages "
                    "(<name>.<code>.large.pdf).")
 @click.pass_obj
-def build(project, langs, all_, paper, out, draft, require_reviewed, clinic_paths, jobs, force, formats,
-          large_print):
-    """Build handout PDFs, one page each, and web pages (--format html).
+def build(project, topic_names, langs, all_, paper, out, draft, require_reviewed, clinic_paths, jobs, force,
+          formats, large_print):
+    """Build handout PDFs, one page each, and web pages (--format html), for
+    every topic (or those given with --topic).
 
     Handouts whose inputs (content, catalog, templates, fonts, clinic profile,
     options, software versions) did not change since the last build are
@@ -95,6 +117,43 @@ def build(project, langs, all_, paper, out, draft, require_reviewed, clinic_path
 
     if not langs and not all_:
         raise UsageError("say which locales to build", hint="--lang CODE or --all")
+    topics = _topics(project, topic_names)
+    names = {}
+    for bound in topics:
+        name = batch.handout_name(bound)
+        if name in names:
+            raise UsageError(f"topics {names[name]} and {bound.topic_name} both name their handouts {name!r}",
+                             f"content/topics/{bound.topic_name}/handout.toml", "give each topic its own meta.name")
+        names[name] = bound.topic_name
+    total, missing = None, []
+    for bound in topics:
+        try:
+            result = _build_topic(bound, langs, all_, paper, out, draft, require_reviewed, clinic_paths, jobs,
+                                  force, formats, large_print, tagged=len(topics) > 1)
+        except UsageError as error:
+            if all_ or len(topics) == 1 or not error.message.startswith("unknown locale"):
+                raise
+            missing.append((bound.topic_name, error))  # this topic lacks the locale: say so below
+            continue
+        if total is None:
+            total = result
+        else:
+            total.written += result.written
+            total.skipped += result.skipped
+            total.failures += result.failures
+            total.outdated += result.outdated
+            total.not_built.update(result.not_built)
+    if total is None:
+        raise missing[0][1]
+    for topic, refused in missing:
+        total.not_built[f"{topic}: {', '.join(langs)}"] = f"no catalog in this topic ({refused.hint})"
+    _report_build(project, out, total, sys.stderr.isatty())
+
+
+def _build_topic(project, langs, all_, paper, out, draft, require_reviewed, clinic_paths, jobs, force,
+                 formats, large_print, tagged):
+    """Build one topic's handouts; returns the Result."""
+    from . import batch
     from .incremental import candidate_codes
 
     codes = candidate_codes(project) if all_ else batch.resolve(project, langs)
@@ -114,19 +173,16 @@ def build(project, langs, all_, paper, out, draft, require_reviewed, clinic_path
                              hint="drop --format html")
         from . import largeprint
 
-        result = largeprint.build(project, codes, out_dir=out, draft=draft, paper=paper,
-                                  require_reviewed=require_reviewed, clinic_paths=clinic_paths,
-                                  only_complete=all_, force=force, log=None if tty else click.echo)
-        _report_build(project, out, result, tty)
-        return
+        return _tag(largeprint.build(project, codes, out_dir=out, draft=draft, paper=paper,
+                                     require_reviewed=require_reviewed, clinic_paths=clinic_paths,
+                                     only_complete=all_, force=force, log=None if tty else click.echo),
+                    project, tagged)
     if "pdf" not in formats:
         from . import htmlout
 
-        result = htmlout.build(project, codes, out_dir=out, draft=draft, paper=paper,
-                               require_reviewed=require_reviewed, clinic_paths=clinic_paths,
-                               only_complete=all_, log=None if tty else click.echo)
-        _report_build(project, out, result, tty)
-        return
+        return _tag(htmlout.build(project, codes, out_dir=out, draft=draft, paper=paper,
+                                  require_reviewed=require_reviewed, clinic_paths=clinic_paths,
+                                  only_complete=all_, log=None if tty else click.echo), project, tagged)
     result = None
     for group_paper in dict.fromkeys(papers.values()):
         group = [code for code in codes if papers[code] == group_paper]
@@ -149,7 +205,17 @@ def build(project, langs, all_, paper, out, draft, require_reviewed, clinic_path
         failed = {(f.clinic, f.code) for f in result.failures}
         result.written += pages.written
         result.failures += [f for f in pages.failures if (f.clinic, f.code) not in failed]
-    _report_build(project, out, result, tty)
+    return _tag(result, project, tagged)
+
+
+def _tag(result, project, tagged):
+    """With several topics, every failure and skipped locale names its topic."""
+    if tagged:
+        import dataclasses
+
+        result.failures = [dataclasses.replace(f, topic=project.topic_name) for f in result.failures]
+        result.not_built = {f"{project.topic_name} {code}": why for code, why in result.not_built.items()}
+    return result
 
 
 def _report_build(project, out, result, tty):
@@ -238,7 +304,9 @@ def fonts(project):
 @click.argument("code")
 @click.pass_obj
 def init_locale(project, code):
-    """Start a new language: create content/locales/CODE.po.
+    """Start a new language: the catalog of the page's labels
+    (content/labels/CODE.po) and one per topic
+    (content/topics/TOPIC/locales/CODE.po).
 
     \b
     Examples:
@@ -247,9 +315,10 @@ def init_locale(project, code):
     """
     from . import translate
 
-    path = translate.init_locale(project, code)
-    click.echo(f"created {project.relative(path)}: translate its msgstr lines, then run "
-               f"`nkhandout check --lang {path.stem}`")
+    paths = translate.init_locale(project, code)
+    for path in paths:
+        click.echo(f"created {project.relative(path)}")
+    click.echo(f"translate their msgstr lines, then run `nkhandout check --lang {paths[-1].stem}`")
 
 
 @main.command()
@@ -269,9 +338,9 @@ def update(project):
     report = translate.update(project)
     if not report:
         click.echo("all catalogs are up to date")
-    for code, changed in sorted(report.items()):
+    for where, changed in sorted(report.items()):
         detail = f": {len(changed)} changed string(s) marked fuzzy ({', '.join(changed)})" if changed else ""
-        click.echo(f"updated {code}{detail}")
+        click.echo(f"updated {where}{detail}")
 
 
 @main.command()
@@ -280,8 +349,9 @@ def update(project):
               help="Paper to test the one-page fit on.")
 @click.option("--clinic", "clinic_path", type=click.Path(dir_okay=False), metavar="PROFILE",
               help="Test the fit with this clinic's box on the page.")
+@TOPIC_OPTION
 @click.pass_obj
-def check(project, langs, paper, clinic_path):
+def check(project, topic_names, langs, paper, clinic_path):
     """Check catalogs: syntax, completeness, markers, fonts, one-page fit.
 
     Prints one line per problem (file:line: what is wrong) and exits 1 if
@@ -296,22 +366,35 @@ def check(project, langs, paper, clinic_path):
     """
     from . import batch, build as builder, check as checker
 
-    codes = batch.resolve(project, langs) if langs else builder.available(project)
-    failed = 0
+    topics = _topics(project, topic_names)
+    failed, checked = 0, 0
     clinics = _load_clinics([clinic_path] if clinic_path else [])
-    papers = _fallback_papers(project, langs, paper, [clinic_path] if clinic_path else []) if langs else {}
-    for report in checker.run(project, codes, paper=paper, clinic=clinics[0] if clinics else None,
-                              papers=papers):
-        for problem in report.problems:
-            click.echo(str(problem), err=True)
-        review = report.review or {}
-        status = _review_text(review)
-        if report.problems:
-            failed += 1
-            click.echo(f"{report.code}: {len(report.problems)} problem(s); {status}")
-        else:
-            click.echo(f"{report.code}: ok, fits one {report.paper} page "
-                       f"({-report.overflow_mm:.0f} mm free under the text); {status}")
+    for bound in topics:
+        label = f"{bound.topic_name} " if len(topics) > 1 else ""
+        try:
+            codes = batch.resolve(bound, langs) if langs else builder.available(bound)
+            papers = _fallback_papers(bound, langs, paper, [clinic_path] if clinic_path else []) if langs else {}
+        except UsageError as error:
+            if len(topics) == 1 or not error.message.startswith("unknown locale"):
+                raise
+            click.echo(f"{label}{', '.join(langs)}: no catalog in this topic yet ({error.hint}); "
+                       f"`nkhandout init-locale` starts one")
+            continue
+        for report in checker.run(bound, codes, paper=paper, clinic=clinics[0] if clinics else None,
+                                  papers=papers):
+            checked += 1
+            for problem in report.problems:
+                click.echo(str(problem), err=True)
+            status = _review_text(report.review or {})
+            if report.problems:
+                failed += 1
+                click.echo(f"{label}{report.code}: {len(report.problems)} problem(s); {status}")
+            else:
+                click.echo(f"{label}{report.code}: ok, fits one {report.paper} page "
+                           f"({-report.overflow_mm:.0f} mm free under the text); {status}")
+    if not checked:
+        raise UsageError(f"no topic has a catalog for {', '.join(langs)}",
+                         hint="start one with `nkhandout init-locale CODE`")
     if failed:
         raise HandoutError(f"{failed} locale(s) failed the check")
 
@@ -328,8 +411,9 @@ def _review_text(review):
 @main.command("locales")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--no-layout", is_flag=True, help="Skip the one-page fit (faster).")
+@TOPIC_OPTION
 @click.pass_obj
-def locales_(project, fmt, no_layout):
+def locales_(project, fmt, no_layout, topic_names):
     """List locales: name, progress, one-page fit, paper, review status.
 
     \b
@@ -339,43 +423,51 @@ def locales_(project, fmt, no_layout):
     """
     import json
 
-    from . import build as builder, check as checker, locales as locale_lib
-
-    rows = []
-    inputs = builder.load_inputs(project)
+    from . import build as builder
     from .render import Renderer
 
-    renderer = Renderer(project, inputs.manifest)
-    for code in builder.available(project):
-        report = checker.check_locale(inputs, renderer, code, layout=not no_layout)
-        stats = report.stats
-        info = locale_lib.info(code)
-        review = report.review or {}
-        rows.append({
-            "code": code,
-            "name": info.native_name,
-            "translated": stats.translated if stats else 0,
-            "fuzzy": stats.fuzzy if stats else 0,
-            "untranslated": stats.untranslated if stats else 0,
-            "fits": report.fits,
-            "paper": report.paper or info.paper,
-            "review": review.get("status", "unreadable"),
-            "reviewed_by": review.get("by", ""),
-            "review_date": review.get("date", ""),
-            "problems": [str(p) for p in report.problems],
-        })
+    rows, renderer = [], None
+    for bound in _topics(project, topic_names):
+        inputs = builder.load_inputs(bound)
+        renderer = renderer or Renderer(bound, inputs.manifest)
+        for code in builder.available(bound):
+            rows.append(_locale_row(bound, inputs, renderer, code, no_layout))
     if fmt == "json":
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
-    header = f"{'code':<8} {_pad('name', 22)} {'done':>5} {'fuzzy':>5} {'todo':>5}  {'fits':<5} {'paper':<7} review"
+    header = (f"{'topic':<14} {'code':<8} {_pad('name', 22)} {'done':>5} {'fuzzy':>5} {'todo':>5}  "
+              f"{'fits':<5} {'paper':<7} review")
     click.echo(click.style(header, bold=True))
     for row in rows:
         fits = {True: "yes", False: "NO", None: "-"}[row["fits"]]
         colour = "green" if not row["problems"] else "red"
         review = row["review"] if row["review"] != "reviewed" else f"reviewed ({row['reviewed_by']})"
-        line = (f"{row['code']:<8} {_pad(row['name'], 22)} {row['translated']:>5} {row['fuzzy']:>5} "
-                f"{row['untranslated']:>5}  {fits:<5} {row['paper']:<7} {review}")
+        line = (f"{row['topic'][:14]:<14} {row['code']:<8} {_pad(row['name'], 22)} {row['translated']:>5} "
+                f"{row['fuzzy']:>5} {row['untranslated']:>5}  {fits:<5} {row['paper']:<7} {review}")
         click.echo(click.style(line, fg=colour))
+
+
+def _locale_row(project, inputs, renderer, code, no_layout):
+    from . import check as checker, locales as locale_lib
+
+    report = checker.check_locale(inputs, renderer, code, layout=not no_layout)
+    stats = report.stats
+    info = locale_lib.info(code)
+    review = report.review or {}
+    return {
+        "topic": project.topic_name,
+        "code": code,
+        "name": info.native_name,
+        "translated": stats.translated if stats else 0,
+        "fuzzy": stats.fuzzy if stats else 0,
+        "untranslated": stats.untranslated if stats else 0,
+        "fits": report.fits,
+        "paper": report.paper or info.paper,
+        "review": review.get("status", "unreadable"),
+        "reviewed_by": review.get("by", ""),
+        "review_date": review.get("date", ""),
+        "problems": [str(p) for p in report.problems],
+    }
 
 
 def _pad(text, width):
@@ -391,8 +483,9 @@ def _pad(text, width):
 @click.argument("code")
 @click.option("--by", "reviewer", required=True, help='Who reviewed it: "Name, qualification".')
 @click.option("--date", "day", type=click.DateTime(formats=["%Y-%m-%d"]), help="Review date (default: today).")
+@TOPIC_OPTION
 @click.pass_obj
-def mark_reviewed(project, code, reviewer, day):
+def mark_reviewed(project, code, reviewer, day, topic_names):
     """Record that a qualified medical translator reviewed a locale.
 
     \b
@@ -401,9 +494,10 @@ def mark_reviewed(project, code, reviewer, day):
     """
     from . import batch, translate
 
-    (resolved,) = batch.resolve(project, [code])
-    path = translate.mark_reviewed(project, resolved, reviewer, day.date() if day else None)
-    click.echo(f"marked {project.relative(path)} reviewed by {reviewer}")
+    for bound in _topics(project, topic_names):
+        (resolved,) = batch.resolve(bound, [code])
+        path = translate.mark_reviewed(bound, resolved, reviewer, day.date() if day else None)
+        click.echo(f"marked {project.relative(path)} reviewed by {reviewer}")
 
 
 @main.command()
@@ -477,3 +571,40 @@ def serve(project, host, port, clinics_dir, watch, prerender):
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+@main.command()
+@click.argument("folder", type=click.Path(file_okay=False))
+def init(folder):
+    """Start a project in FOLDER: templates, the fonts manifest, an example
+    topic and an example clinic, so a clinic keeps its own content in its
+    own repository and upgrades nkhandout with pip.
+
+    \b
+    Example:
+      nkhandout init clinic-handouts
+      cd clinic-handouts && nkhandout fonts && nkhandout build --lang es
+    """
+    from . import scaffold
+
+    made = scaffold.init_project(folder)
+    click.echo(f"created the project {made}: `cd {folder}`, then `nkhandout fonts` (once) and "
+               "`nkhandout build --all`")
+
+
+@main.command("init-topic")
+@click.argument("name")
+@click.pass_obj
+def init_topic(project, name):
+    """Start a new topic: content/topics/NAME/ with an English source to
+    edit and an empty reference list.
+
+    \b
+    Example:
+      nkhandout init-topic vitamin-d
+    """
+    from . import scaffold
+
+    folder = scaffold.init_topic(project, name)
+    click.echo(f"created {project.relative(folder)}: write its handout.toml and references.json, "
+               "then run `nkhandout update`")

@@ -1,10 +1,11 @@
-"""The English source: load content/handout.toml into translatable units."""
+"""The English source: load a topic's handout.toml into translatable units."""
 
 import datetime
 import math
 import re
 import tomllib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .errors import HandoutError
 
@@ -71,6 +72,8 @@ class Source:
     sections: tuple
     units: tuple = field(default=())
     key: object = None  # Unit or None: the boxed key message at the top
+    topic: str = ""  # the folder of content/topics/ it was read from
+    keywords: str = ""  # for the page's metadata (PDF Keywords), from [meta]
 
 
 def _line_of(lines, text):
@@ -131,6 +134,9 @@ def _build(data, lines, where, path):
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,80}", name):
         raise HandoutError("'meta.name' must be lower-case letters, digits and hyphens", where)
     version = _require(meta, "version", str, where, "meta")
+    keywords = meta.get("keywords", "")
+    if not isinstance(keywords, str) or len(keywords) > 200 or any(ord(c) < 32 for c in keywords):
+        raise HandoutError("'meta.keywords' must be one line of text (at most 200 characters)", where)
     reviewed = meta.get("reviewed")
     if not isinstance(reviewed, datetime.date) or isinstance(reviewed, datetime.datetime):
         raise HandoutError("'meta.reviewed' must be a date such as 2026-11-24", where)
@@ -219,7 +225,7 @@ def _build(data, lines, where, path):
         sections.append(Section(sid, heading, tuple(blocks)))
     disclaimer = unit("disclaimer", text.get("disclaimer"), "Closing disclaimer, printed under the sections.", "text.disclaimer")
     return Source(path, name, version, reviewed, values, title, lead, disclaimer, tuple(sections),
-                  tuple(units), key)
+                  tuple(units), key, Path(path).parent.name, keywords)
 
 
 def _write_block(block, sid, number, unit, where):

@@ -1,19 +1,22 @@
 """The Handout value: everything one page shows, translated and escaped."""
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
 
 from babel.dates import format_date
 from markupsafe import Markup, escape
 
 from . import figures, markup, references
-from .errors import HandoutError
 from .locales import SOURCE_LOCALE
 
 
-@dataclass
+@dataclass(frozen=True)
 class Handout:
-    """A plain value handed to the template; nothing in it is raw user HTML."""
+    """A plain, frozen value handed to the template; nothing in it is raw
+    user HTML, and every label is translated before the template runs."""
 
     code: str
     lang: str
@@ -23,38 +26,30 @@ class Handout:
     title_text: str
     lead: Markup
     lead_text: str
-    sections: list
+    sections: tuple
     disclaimer: Markup
-    references: list
+    references: tuple
     version: str
     reviewed_iso: str
     reviewed: str
     name: str
+    topic: str
+    keywords: str
     draft: bool
     reviewed_translation: bool
-    clinic: object = None
-    key: object = None  # Markup of the key message, or None
-    label: object = field(repr=False, default=None)
-    translator: object = field(repr=False, default=None)
+    labels: Mapping[str, str] = field(repr=False)  # msgctxt -> text, for pgettext
+    missing: tuple = ()  # (msgctxt, msgid) shown in English in a draft
+    clinic: Any = None
+    key: Markup | None = None
 
-
-class Translator:
-    """Looks up a locale's translations; records what is missing."""
-
-    def __init__(self, translations, draft, is_source):
-        self.translations = translations
-        self.draft = draft
-        self.is_source = is_source
-        self.missing = []
-
-    def __call__(self, context, msgid):
-        if self.is_source:
-            return msgid
-        found = self.translations.get((context, msgid))
-        if found:
-            return found
-        self.missing.append((context, msgid))
-        return msgid
+    def label(self, context: str, msgid: str, **fields: Any) -> Markup:
+        """A template label: its translation, with ``{name}`` fields filled
+        in after escaping (so a field may be markup, such as a phone number
+        kept left-to-right)."""
+        html = str(escape(self.labels.get(context, msgid)))
+        for name, value in fields.items():
+            html = html.replace("{%s}" % name, str(escape(value)))
+        return Markup(html)
 
 
 def _plain(text):
@@ -63,29 +58,42 @@ def _plain(text):
     return re.sub(r"\s+", " ", text).strip()
 
 
-def build(source, refs, numbers, info, translations, *, draft=False, reviewed_translation=False,
-          paper, where="", clinic=None):
+def build(source: Any, refs: dict, numbers: dict, info: Any, translations: Mapping,
+          labels_pot: Any, *, draft: bool = False, reviewed_translation: bool = False,
+          paper: str, clinic: Any = None) -> Handout:
     """The Handout for locale ``info`` from the source and its translations.
 
-    ``numbers`` maps citation keys to reference numbers (references.number).
-    """
-    translate = Translator(translations, draft, info.code == SOURCE_LOCALE)
-    texts = {unit.context: translate(unit.context, unit.text) for unit in source.units}
+    ``numbers`` maps citation keys to reference numbers (references.number);
+    ``labels_pot`` lists the template's labels. What has no translation is
+    shown in English (only a draft gets this far with gaps), marked as
+    English and, on a right-to-left page, kept left-to-right."""
+    source_locale = info.code == SOURCE_LOCALE
     rtl = info.direction == "rtl"
+    missing = []
+
+    def translate(context: str, msgid: str) -> tuple[str, bool]:
+        found = msgid if source_locale else translations.get((context, msgid))
+        if found:
+            return found, False
+        missing.append((context, msgid))
+        return msgid, True
+
+    texts, english = {}, set()
+    for unit in source.units:
+        texts[unit.context], fell_back = translate(unit.context, unit.text)
+        if fell_back:
+            english.add(unit.context)
     keep_words = info.locale.language == "ko"
 
-    def render(unit):
-        return markup.render(texts[unit.context], numbers=numbers, values=source.values,
-                             locale=info.locale, rtl=rtl, keep_words=keep_words)
+    def render(unit: Any) -> Markup:
+        html = markup.render(texts[unit.context], numbers=numbers, values=source.values,
+                             locale=info.locale, rtl=rtl and unit.context not in english,
+                             keep_words=keep_words and unit.context not in english)
+        if unit.context in english:
+            return Markup('<span lang="en" dir="ltr">%s</span>') % html
+        return html
 
-    def label(context, msgid, **fields):
-        text = translate(context, msgid)
-        html = str(escape(text))
-        for name, value in fields.items():
-            html = html.replace("{%s}" % name, str(escape(value)))
-        return Markup(html)
-
-    def block(b):
+    def block(b: Any) -> dict:
         made = {"kind": b.kind, "texts": [render(u) for u in b.units], "id": b.id, "lines": b.lines}
         if b.kind == "figure":
             total = source.values[b.rows[0].total][1]
@@ -95,29 +103,32 @@ def build(source, refs, numbers, info, translations, *, draft=False, reviewed_tr
                             for row in b.rows]
         return made
 
-    sections = [
+    sections = tuple(
         {
             "id": section.id,
             "heading": render(section.heading),
             "blocks": [block(b) for b in section.blocks],
         }
         for section in source.sections
-    ]
-    et_al = translate("reference", references.WORDS["et_al"])
-    handout = Handout(
+    )
+    labels = {}
+    for message in labels_pot:
+        if message.id and message.context != "reference":
+            labels[message.context] = translate(message.context, message.id)[0]
+    et_al = translate("reference", references.WORDS["et_al"])[0]
+    return Handout(
         code=info.code, lang=info.lang_tag, dir=info.direction, paper=paper,
         title=render(source.title), title_text=_plain(texts["title"]),
         lead=render(source.lead), lead_text=_plain(texts["lead"]),
         sections=sections, disclaimer=render(source.disclaimer),
-        references=references.render_list(refs, numbers, et_al),
+        references=tuple(references.render_list(refs, numbers, et_al)),
         version=source.version, reviewed_iso=source.reviewed.isoformat(),
         reviewed=format_date(source.reviewed, format="long", locale=info.locale),
-        name=source.name, draft=draft,
-        reviewed_translation=reviewed_translation or info.code == SOURCE_LOCALE,
-        label=label, clinic=clinic, translator=translate,
+        name=source.name, topic=source.topic, keywords=source.keywords, draft=draft,
+        reviewed_translation=reviewed_translation or source_locale,
+        labels=MappingProxyType(labels), missing=tuple(missing), clinic=clinic,
         key=render(source.key) if source.key is not None else None,
     )
-    return handout
 
 
 def _figure_row(row, texts, render, values, locale, rtl, unit_mm):
@@ -129,14 +140,3 @@ def _figure_row(row, texts, render, values, locale, rtl, unit_mm):
         "svg": figures.icon_array(filled, total, alt, rtl=rtl, unit_mm=unit_mm),
         "alt": alt,
     }
-
-
-def require_complete(handout, where):
-    """Refuse a handout that fell back to English (unless it is a draft)."""
-    missing = handout.translator.missing
-    if missing and not handout.draft:
-        shown = "; ".join(f"{ctx}: {msgid[:40]!r}" for ctx, msgid in missing[:3])
-        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
-        raise HandoutError(
-            f"{len(missing)} string(s) untranslated or fuzzy: {shown}{more}", where,
-            "translate them, or build with --draft")

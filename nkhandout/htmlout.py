@@ -127,7 +127,7 @@ def build(project, codes, *, out_dir=None, draft=False, paper="auto", require_re
     inputs = builder.load_inputs(project)
     env = render.jinja_env(project.templates_dir)
     css = screen_css(project)
-    name = batch._handout_name(project) or "handout"
+    name = batch.handout_name(project) or "handout"
     if only_complete:
         complete = set(builder.complete_locales(project, inputs))
         codes = [code for code in codes if code in complete]
@@ -138,8 +138,7 @@ def build(project, codes, *, out_dir=None, draft=False, paper="auto", require_re
         for code in codes:
             target = folder / f"{name}.{code}.html"
             try:
-                value, _state = builder.prepare(inputs, code, draft=draft, paper=paper,
-                                                require_reviewed=require_reviewed, clinic=clinic)
+                value = builder.prepare(inputs, code, builder.Options(draft, paper, require_reviewed), clinic)
                 page = to_web_html(value, env, css)
                 files.write_output(target, page.encode("utf-8"), out, "page")
             except HandoutError as error:

@@ -41,9 +41,10 @@ def _file_digest(digest, path):
         digest.update(b"<missing>")
 
 
-def shared_hash(root, fonts_dir):
-    """Hash of what every handout of the project depends on."""
-    digest = hashlib.sha256(b"nkhandout-inputs-1")
+def shared_hash(project):
+    """Hash of what every handout of ``project``'s topic depends on."""
+    root, fonts_dir = Path(project.root), project.fonts_dir
+    digest = hashlib.sha256(b"nkhandout-inputs-2")
     package = Path(__file__).resolve().parent
     for path in sorted(package.glob("*.py")):
         _file_digest(digest, path)
@@ -52,8 +53,7 @@ def shared_hash(root, fonts_dir):
             digest.update(f"{name}={metadata.version(name)}".encode())
         except metadata.PackageNotFoundError:
             digest.update(f"{name}=none".encode())
-    root = Path(root)
-    for path in (root / "content" / "handout.toml", root / "content" / "references.json"):
+    for path in (project.source_file, project.references_file):
         _file_digest(digest, path)
     templates = root / "templates"
     for path in _template_files(templates):
@@ -80,7 +80,7 @@ def _template_files(templates):
 
 
 def candidate_codes(project):
-    """Locale codes that have a catalog, plus English (no Babel needed)."""
+    """Locale codes that have a catalog of the topic, plus English (no Babel needed)."""
     codes = {"en"}
     if project.locales_dir.is_dir():
         codes |= {p.stem for p in project.locales_dir.glob("*.po") if _PO_NAME.match(p.stem)}
@@ -92,10 +92,11 @@ def input_hash(project, code, clinic=None, options=(), shared=None):
     ``clinic`` is a validated clinic profile (clinic.load()).
 
     ``shared`` is shared_hash() of the project, computed once per build."""
-    shared = shared or shared_hash(project.root, project.fonts_dir)
+    shared = shared or shared_hash(project)
     digest = hashlib.sha256(shared.encode())
     digest.update(code.encode())
     if code != "en":
+        _file_digest(digest, project.labels_file(code))
         _file_digest(digest, project.catalog_file(code))
     if clinic is not None:
         if not hasattr(clinic, "path"):  # a profile's path: read and validate it first

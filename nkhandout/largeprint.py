@@ -52,9 +52,9 @@ def build(project, codes, *, out_dir=None, draft=False, paper="auto", require_re
     out = Path(out_dir or project.handouts_dir)
     files.ensure_dir(out)
     result = batch.Result()
-    name = batch._handout_name(project) or "handout"
+    name = batch.handout_name(project) or "handout"
     options = (("draft", draft), ("paper", paper), ("require_reviewed", require_reviewed), ("large_print", True))
-    shared = incremental.shared_hash(project.root, project.fonts_dir)
+    shared = incremental.shared_hash(project)
     inputs = renderer = complete = None
     for folder, slug, clinic in batch.clinic_folders(out, clinic_paths):
         if isinstance(clinic, HandoutError):  # read and validated once, before hashing
@@ -73,8 +73,7 @@ def build(project, codes, *, out_dir=None, draft=False, paper="auto", require_re
                     complete = set(builder.complete_locales(project, inputs)) if only_complete else None
                 if complete is not None and code not in complete:
                     continue
-                value, _state = builder.prepare(inputs, code, draft=draft, paper=paper,
-                                                require_reviewed=require_reviewed, clinic=clinic)
+                value = builder.prepare(inputs, code, builder.Options(draft, paper, require_reviewed), clinic)
                 document, html = render_one(renderer, value)
                 files.write_output(target, renderer.pdf_bytes(value, document, html), out, "PDF")
                 try:

@@ -1,61 +1,165 @@
 """Where a project's content, templates, fonts and handouts live."""
 
 import os
+import re
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .errors import HandoutError
+from .errors import HandoutError, UsageError
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+# A project is marked by this file (its settings may grow), or by having both
+# content/ and templates/ (the layout of a checkout of nkhandout itself).
+PROJECT_FILE = "nkhandout.toml"
+TOPIC_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+
+
+def find_root(start: Path) -> Path | None:
+    """The nearest folder at or above ``start`` that holds a project."""
+    start = Path(start).resolve()
+    for folder in (start, *start.parents):
+        if (folder / PROJECT_FILE).is_file() or (
+                (folder / "content").is_dir() and (folder / "templates").is_dir()):
+            return folder
+    return None
+
+
+@dataclass(frozen=True)
+class Topic:
+    """One handout of the library: content/topics/<name>/."""
+
+    name: str
+    folder: Path
+
+    @property
+    def source_file(self) -> Path:
+        return self.folder / "handout.toml"
+
+    @property
+    def references_file(self) -> Path:
+        return self.folder / "references.json"
+
+    @property
+    def template_file(self) -> Path:
+        return self.folder / "messages.pot"
+
+    @property
+    def locales_dir(self) -> Path:
+        return self.folder / "locales"
+
+    def catalog_file(self, code: str) -> Path:
+        return self.locales_dir / f"{code}.po"
 
 
 @dataclass(frozen=True)
 class Project:
-    """The folders of one nkhandout project."""
+    """The folders of one nkhandout project, seen through one of its topics.
+
+    Content is a library: content/topics/<topic>/ holds a topic's English
+    source, references and catalogs; content/labels/ the catalogs of the
+    template's labels, shared by every topic. ``Project.at`` sees the first
+    topic; ``for_topic`` another."""
 
     root: Path
     fonts_dir: Path
+    topic_name: str = ""
 
     @classmethod
-    def at(cls, root=None, fonts_dir=None):
-        """The project at ``root`` (default: $NKHANDOUT_ROOT or the checkout)."""
-        root = Path(root or os.environ.get("NKHANDOUT_ROOT") or PACKAGE_ROOT).resolve()
-        fonts = fonts_dir or os.environ.get("NKHANDOUT_FONTS") or root / "templates" / "fonts"
-        return cls(root=root, fonts_dir=Path(fonts).resolve())
+    def at(cls, root: str | Path | None = None, fonts_dir: str | Path | None = None,
+           topic: str | None = None) -> "Project":
+        """The project at ``root`` (default: $NKHANDOUT_ROOT, else the
+        nearest project at or above the current folder)."""
+        given = root or os.environ.get("NKHANDOUT_ROOT")
+        if given:
+            found = Path(given).resolve()
+            if not found.is_dir():
+                raise UsageError(f"project folder {given} does not exist",
+                                 hint="give --root a folder made by `nkhandout init DIR`")
+        else:
+            located = find_root(Path.cwd())
+            if located is None:
+                raise UsageError(
+                    "no nkhandout project in this folder or above it (no nkhandout.toml, "
+                    "no content/ and templates/)",
+                    hint="start one with `nkhandout init DIR`, or give --root DIR")
+            found = located
+        fonts = fonts_dir or os.environ.get("NKHANDOUT_FONTS") or found / "templates" / "fonts"
+        project = cls(root=found, fonts_dir=Path(fonts).resolve())
+        names = project.topic_names()
+        if topic is None:
+            topic = names[0] if names else ""
+        return project.for_topic(topic) if topic else project
+
+    def topic_names(self) -> list[str]:
+        """The topics of the library, by folder name, sorted."""
+        folder = self.topics_dir
+        if not folder.is_dir():
+            return []
+        return sorted(p.name for p in folder.iterdir()
+                      if TOPIC_NAME.match(p.name) and (p / "handout.toml").is_file())
+
+    def for_topic(self, name: str) -> "Project":
+        if not TOPIC_NAME.match(name or ""):
+            raise UsageError(f"topic name {name[:40]!r} may hold only a-z, 0-9 and -",
+                             hint="for example: nk-cells")
+        return replace(self, topic_name=name)
 
     @property
-    def content_dir(self):
+    def topic(self) -> Topic:
+        if not self.topic_name:
+            raise UsageError("this project has no topic yet",
+                             hint="start one with `nkhandout init-topic NAME`")
+        return Topic(self.topic_name, self.topics_dir / self.topic_name)
+
+    @property
+    def content_dir(self) -> Path:
         return self.root / "content"
 
     @property
-    def templates_dir(self):
+    def topics_dir(self) -> Path:
+        return self.content_dir / "topics"
+
+    @property
+    def labels_dir(self) -> Path:
+        return self.content_dir / "labels"
+
+    @property
+    def labels_template_file(self) -> Path:
+        return self.labels_dir / "messages.pot"
+
+    def labels_file(self, code: str) -> Path:
+        return self.labels_dir / f"{code}.po"
+
+    @property
+    def templates_dir(self) -> Path:
         return self.root / "templates"
 
     @property
-    def locales_dir(self):
-        return self.content_dir / "locales"
-
-    @property
-    def source_file(self):
-        return self.content_dir / "handout.toml"
-
-    @property
-    def references_file(self):
-        return self.content_dir / "references.json"
-
-    @property
-    def template_file(self):
-        return self.content_dir / "messages.pot"
-
-    @property
-    def handouts_dir(self):
+    def handouts_dir(self) -> Path:
         return self.root / "handouts"
 
-    def catalog_file(self, code):
-        return self.locales_dir / f"{code}.po"
+    # The bound topic's files.
+    @property
+    def source_file(self) -> Path:
+        return self.topic.source_file
 
-    def relative(self, path):
+    @property
+    def references_file(self) -> Path:
+        return self.topic.references_file
+
+    @property
+    def template_file(self) -> Path:
+        return self.topic.template_file
+
+    @property
+    def locales_dir(self) -> Path:
+        return self.topic.locales_dir
+
+    def catalog_file(self, code: str) -> Path:
+        return self.topic.catalog_file(code)
+
+    def relative(self, path: str | Path) -> str:
         """``path`` relative to the project root, for messages."""
         try:
             return str(Path(path).resolve().relative_to(self.root))

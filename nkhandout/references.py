@@ -91,7 +91,7 @@ def _validate(item, key, where):
     """Every field the formatter reads, of the type CSL-JSON gives it."""
     def bad(field, value, expected):
         return HandoutError(f"reference {key!r}: {field} must be {expected}, not {_kind(value)}", where,
-                            "fix it in content/references.json")
+                            "fix it in the topic's references.json")
 
     for field in ("title", "container-title"):
         if field not in item:
@@ -245,13 +245,13 @@ def number(texts, refs, where):
                 if key not in refs:
                     raise HandoutError(
                         f"citation [@{key}] has no entry in the references",
-                        where, "add it to content/references.json or fix the key")
+                        where, "add it to the topic's references.json or fix the key")
                 order.setdefault(key, len(order) + 1)
     unused = [key for key in refs if key not in order]
     if unused:
         raise HandoutError(
             f"reference {unused[0]!r} is never cited", where,
-            "cite it in content/handout.toml or remove it from content/references.json")
+            "cite it in the topic's handout.toml or remove it from its references.json")
     return order
 
 

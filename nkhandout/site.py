@@ -111,7 +111,7 @@ def build_site(project, out, clinic_paths=(), jobs=None, log=None):
     inputs = builder.load_inputs(project)
     built = {path.resolve() for path in pdfs.written + pdfs.skipped}
     clinics = batch.clinic_files(clinic_paths) or [None]
-    name = batch._handout_name(project) or "handout"
+    name = batch.handout_name(project) or "handout"
     groups = []
     for clinic_path in clinics:
         folder = out / batch.clinic_slug(clinic_path) if clinic_path else out

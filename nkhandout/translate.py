@@ -11,10 +11,10 @@ from .errors import HandoutError, UsageError
 from .locales import SOURCE_LOCALE
 
 HEADER_COMMENT = """\
-# {language} translation of the nkhandout handout on NK cells and
-# repeated miscarriage. Edit the msgstr lines in Poedit, Weblate or a
-# text editor, then run: nkhandout check --lang {code}
-# See TRANSLATING.md.
+# {language} translation of {what}.
+# Draft translation, not yet reviewed by a qualified medical translator.
+# Edit the msgstr lines in Poedit, Weblate or a text editor, then run:
+# nkhandout check --lang {code}   (see TRANSLATING.md)
 #"""
 
 UNREVIEWED = {
@@ -25,9 +25,9 @@ UNREVIEWED = {
 }
 
 
-def pot_text(inputs):
+def pot_text(pot):
     buffer = io.BytesIO()
-    write_po(buffer, inputs.pot, width=76, omit_header=False, sort_output=False)
+    write_po(buffer, pot, width=76, omit_header=False, sort_output=False)
     return buffer.getvalue().decode("utf-8")
 
 
@@ -35,54 +35,88 @@ def _write_if_changed(path, text):
     return files.write_if_changed(path, text.encode("utf-8"))
 
 
+def _new_catalog(pot, info, canonical, what):
+    new = Catalog(locale=info.locale, project=catalog.PROJECT, version=pot.version,
+                  creation_date=pot.creation_date, revision_date="YEAR-MO-DA HO:MI+ZONE",
+                  msgid_bugs_address="",
+                  last_translator="", language_team=f"{info.native_name} <>",
+                  charset="utf-8", fuzzy=False,
+                  header_comment=HEADER_COMMENT.format(language=info.locale.english_name, code=canonical,
+                                                       what=what))
+    for message in pot:
+        if message.id:
+            new.add(message.id, "", context=message.context, auto_comments=message.auto_comments,
+                    locations=message.locations, flags=message.flags)
+    return catalog.Loaded(new, dict(UNREVIEWED), canonical)
+
+
 def init_locale(project, code):
-    """Create content/locales/CODE.po from the template; return its path."""
+    """Start locale CODE: the shared labels' catalog (unless it exists) and a
+    catalog for each topic that has none; return the paths created."""
     canonical = locales.canonical(code)
     if canonical is None:
         raise UsageError(f"{code!r} is not a locale Babel knows",
                          hint="use a code such as it, pt_BR or zh_Hant")
     if canonical == SOURCE_LOCALE:
         raise UsageError("en is the source language; it has no catalog")
-    existing = {c.lower(): c for c in builder.available(project)}
-    if canonical.lower() in existing:
-        raise UsageError(f"locale {existing[canonical.lower()]} already exists",
-                         hint=f"edit {project.relative(project.catalog_file(existing[canonical.lower()]))}")
-    inputs = builder.load_inputs(project)
+    topics = project.topic_names()
+    if not topics:
+        raise UsageError("this project has no topic yet", hint="start one with `nkhandout init-topic NAME`")
     info = locales.info(canonical)
-    new = Catalog(locale=info.locale, project=catalog.PROJECT, version=inputs.source.version,
-                  creation_date=inputs.pot.creation_date, revision_date="YEAR-MO-DA HO:MI+ZONE",
-                  msgid_bugs_address="",
-                  last_translator="", language_team=f"{info.native_name} <>",
-                  charset="utf-8", fuzzy=False,
-                  header_comment=HEADER_COMMENT.format(language=info.locale.english_name, code=canonical))
-    for message in inputs.pot:
-        if message.id:
-            new.add(message.id, "", context=message.context, auto_comments=message.auto_comments,
-                    locations=message.locations, flags=message.flags)
-    loaded = catalog.Loaded(new, dict(UNREVIEWED), canonical)
-    project.locales_dir.mkdir(parents=True, exist_ok=True)
-    path = project.catalog_file(canonical)
-    files.write_atomic(path, catalog.dump(loaded).encode("utf-8"))
-    return path
+    made, existing = [], None
+    for name in topics:
+        bound = project.for_topic(name)
+        have = {c.lower(): c for c in builder.available(bound)}
+        if canonical.lower() in have:
+            existing = bound.catalog_file(have[canonical.lower()])
+            continue
+        inputs = builder.load_inputs(bound)
+        labels = project.labels_file(canonical)
+        if not labels.exists() and labels not in made:
+            files.ensure_dir(project.labels_dir)
+            files.write_atomic(labels, catalog.dump(_new_catalog(
+                inputs.labels_pot, info, canonical, "the page's own words, shared by every topic")).encode("utf-8"))
+            made.append(labels)
+        files.ensure_dir(bound.locales_dir)
+        path = bound.catalog_file(canonical)
+        files.write_atomic(path, catalog.dump(_new_catalog(
+            inputs.pot, info, canonical, f"the handout '{inputs.source.title.text}'")).encode("utf-8"))
+        made.append(path)
+    if not made:
+        raise UsageError(f"locale {canonical} already exists", hint=f"edit {project.relative(existing)}")
+    return made
 
 
 def update(project):
-    """Regenerate the template and merge it into every catalog.
+    """Regenerate the templates and merge them into every catalog of every
+    topic and of the shared labels.
 
-    Returns {code: [changed contexts]} for the catalogs that changed.
+    Returns {catalog path (relative): [changed contexts]} for the catalogs that changed.
     """
-    inputs = builder.load_inputs(project)
     report = {}
-    _write_if_changed(project.template_file, pot_text(inputs))
-    for code in builder.available(project):
-        if code == SOURCE_LOCALE:
-            continue
-        path = project.catalog_file(code)
-        loaded = catalog.load(path, project.relative(path), locale=code, inside=project.content_dir)
-        merged, changed = catalog.merge(loaded, inputs.pot)
-        if _write_if_changed(path, catalog.dump(merged)):
-            report[code] = changed
+    labels_pot = None
+    for name in project.topic_names():
+        bound = project.for_topic(name)
+        inputs = builder.load_inputs(bound)
+        labels_pot = inputs.labels_pot
+        _write_if_changed(bound.template_file, pot_text(inputs.pot))
+        for code in builder.available(bound):
+            if code != SOURCE_LOCALE:
+                _merge_into(bound, bound.catalog_file(code), code, inputs.pot, report)
+    if labels_pot is not None:
+        _write_if_changed(project.labels_template_file, pot_text(labels_pot))
+        for path in sorted(project.labels_dir.glob("*.po")) if project.labels_dir.is_dir() else ():
+            code = path.stem
+            if locales.canonical(code) == code:
+                _merge_into(project, path, code, labels_pot, report)
     return report
+
+
+def _merge_into(project, path, code, pot, report):
+    loaded = catalog.load(path, project.relative(path), locale=code, inside=project.content_dir)
+    merged, changed = catalog.merge(loaded, pot)
+    if _write_if_changed(path, catalog.dump(merged)):
+        report[project.relative(path)] = changed
 
 
 def mark_reviewed(project, code, reviewer, day=None):
@@ -100,6 +134,11 @@ def mark_reviewed(project, code, reviewer, day=None):
     if not state.stats.complete or state.problems:
         raise HandoutError("only a complete catalog that passes `nkhandout check` can be marked reviewed", where)
     day = day or datetime.date.today()
+    for part in state.parts[:-1]:  # the shared labels: reviewed with the topic
+        part.loaded.extra_headers.update({
+            "X-Review-Status": "reviewed", "X-Reviewed-By": reviewer.strip().replace('"', "'"),
+            "X-Review-Date": day.isoformat(), "X-Reviewed-Version": catalog.LABELS_VERSION})
+        files.write_atomic(part.path, catalog.dump(part.loaded).encode("utf-8"))
     state.loaded.extra_headers.update({
         "X-Review-Status": "reviewed",
         "X-Reviewed-By": reviewer.strip().replace('"', "'"),

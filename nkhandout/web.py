@@ -42,7 +42,7 @@ PDF_CSP = "default-src 'none'; object-src 'self'; frame-ancestors 'none'"
 
 # -- the worker process ------------------------------------------------------
 
-_WORKER = {}
+_WORKER: dict = {}
 
 
 class _TimedOut(Exception):
@@ -171,7 +171,7 @@ def render_job(shared, code, paper, clinic_path, scale=PREVIEW_SCALE):
     try:
         draft = not (report.stats and report.stats.complete)
         result["draft"] = draft
-        value, _state = builder.prepare(inputs, code, draft=draft, paper=report.paper, clinic=clinic)
+        value = builder.prepare(inputs, code, builder.Options(draft=draft, paper=report.paper), clinic)
         result["title"] = value.title_text
         with _time_limit(code):  # NKHANDOUT_TIMEOUT, as for build
             html = render.to_html(value, renderer.env)
@@ -211,7 +211,7 @@ def large_print_job(shared, code, paper, clinic_path):
         report = checker.check_locale(inputs, renderer, code, paper=paper, layout=False, clinic=clinic)
         if report.problems:
             raise HandoutError(str(report.problems[0]))
-        value, _state = builder.prepare(inputs, code, paper=report.paper, clinic=clinic)
+        value = builder.prepare(inputs, code, builder.Options(paper=report.paper), clinic)
         with _time_limit(code):
             document, html = largeprint.render_one(renderer, value)
             result["pdf"] = renderer.pdf_bytes(value, document, html)
@@ -323,7 +323,7 @@ class Service:
         stamp, value = self._shared
         now = time.monotonic()
         if value is None or (not self.watch and now - stamp > 1.0):
-            value = incremental.shared_hash(self.project.root, self.project.fonts_dir)
+            value = incremental.shared_hash(self.project)
             self._shared = (now, value)
             if not self.watch:  # catalogs and profiles may have come or gone
                 self._codes = self._clinics = None
@@ -810,7 +810,7 @@ def create_app(project, clinics_dir=None, watch=False, prerender=False, allowed_
             raise Refused(404, "no PDF: " + (result["error"] or "not rendered"))
         from . import batch
 
-        name = f"{batch._handout_name(project) or 'handout'}.{code}" + (f".{clinic}" if clinic else "") + ".pdf"
+        name = f"{batch.handout_name(project) or 'handout'}.{code}" + (f".{clinic}" if clinic else "") + ".pdf"
         how = "attachment" if request.query_params.get("download") else "inline"
         return Response(result["pdf"], media_type="application/pdf",
                         headers={"Content-Disposition": f'{how}; filename="{name}"',
@@ -824,7 +824,7 @@ def create_app(project, clinics_dir=None, watch=False, prerender=False, allowed_
             raise Refused(404, "no large-print PDF: " + (result["error"] or "not rendered"))
         from . import batch
 
-        name = (f"{batch._handout_name(project) or 'handout'}.{code}" + (f".{clinic}" if clinic else "")
+        name = (f"{batch.handout_name(project) or 'handout'}.{code}" + (f".{clinic}" if clinic else "")
                 + ".large.pdf")
         how = "attachment" if request.query_params.get("download") else "inline"
         return Response(result["pdf"], media_type="application/pdf",

@@ -13,6 +13,14 @@ from nkhandout.project import Project
 ROOT = Path(__file__).resolve().parent.parent
 FONTS = ROOT / "templates" / "fonts"
 SHIPPED = ["en", "es", "fr", "de", "pt_BR", "vi", "ru", "ko", "zh_Hans", "ar"]
+# The topics of the shipped library; tests about shipped content run over each.
+ROOT_TOPICS = sorted(p.parent.name for p in (ROOT / "content" / "topics").glob("*/handout.toml"))
+NK = "nk-cells"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true",
+                     help="Rewrite tests/golden/ from the current output (see tests/test_golden.py).")
 
 
 def copy_project(target):
@@ -20,6 +28,14 @@ def copy_project(target):
     shutil.copytree(ROOT / "content", target / "content")
     shutil.copytree(ROOT / "templates", target / "templates", ignore=shutil.ignore_patterns("fonts"))
     return Project.at(target, fonts_dir=FONTS)
+
+
+def catalog_path(project, code, context):
+    """The catalog that holds ``context`` for ``code``: the shared labels'
+    (label.*, reference) or the topic's."""
+    if context.startswith("label.") or context == "reference":
+        return project.labels_file(code)
+    return project.catalog_file(code)
 
 
 @pytest.fixture

@@ -152,7 +152,7 @@ def test_translator_sees_each_save_within_two_seconds(page, server, tmp_path):
                                arg=before, timeout=SAVE_LATENCY * 1000)
         problems = page.locator("#problems li").all_inner_texts()
         assert len(problems) == 1, problems
-        where = re.match(r"content/locales/fr\.po:(\d+) title: contains template code", problems[0])
+        where = re.match(r"content/topics/nk-cells/locales/fr\.po:(\d+) title: contains template code", problems[0])
         assert where and int(where.group(1)) in entry, problems
         assert page.locator("#actions").is_hidden()  # nothing to print while it is broken
     finally:

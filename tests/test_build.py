@@ -65,7 +65,7 @@ def test_spanish_is_spanish(built):
 
     text = pdfutil.text(built["es"]).replace("\r", "")
     assert "Referencias" in text
-    reviewed = tomllib.loads((ROOT / "content" / "handout.toml").read_text("utf-8"))["meta"]["reviewed"]
+    reviewed = tomllib.loads((ROOT / "content" / "topics" / "nk-cells" / "handout.toml").read_text("utf-8"))["meta"]["reviewed"]
     assert f"{reviewed.day} de {MESES[reviewed.month - 1]} de {reviewed.year}" in text
     assert heading("en") not in text and heading("es") in text
 

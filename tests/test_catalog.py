@@ -4,12 +4,16 @@ import pytest
 
 from nkhandout import build, catalog, translate
 from nkhandout.errors import HandoutError
-from tests.conftest import ROOT
+from tests.conftest import ROOT, ROOT_TOPICS
 
 
 def test_template_covers_source_labels_and_reference_words(project):
+    """The topic's template holds its English; the shared labels' template
+    the page's own words and the reference list's."""
     inputs = build.load_inputs(project)
-    entries = {(m.context, m.id): m for m in inputs.pot if m.id}
+    entries = {(m.context, m.id): m for pot in inputs.pots for m in pot if m.id}
+    assert not {c for c, _ in entries if c.startswith("label.") or c == "reference"} & {
+        m.context for m in inputs.pot if m.id}
     contexts = {c for c, _ in entries}
     assert {"title", "lead", "key", "disclaimer", "for.heading", "for.item1", "do.p1", "do.check1", "do.write1", "against.trial.caption", "against.trial.alt1", "against.trial.row1"} <= contexts
     label = entries[("label.references", "References")]
@@ -18,14 +22,16 @@ def test_template_covers_source_labels_and_reference_words(project):
     assert ("label.reviewed", "Content reviewed {date}") in entries
     assert ("reference", "et al.") in entries
     source = entries[("for.item4", next(i for c, i in entries if c == "for.item4"))]
-    assert source.locations[0][0] == "content/handout.toml" and source.locations[0][1] > 0
+    assert source.locations[0][0] == "content/topics/nk-cells/handout.toml" and source.locations[0][1] > 0
     assert "python-brace-format" in source.flags
 
 
-def test_committed_template_is_current(project):
-    """content/messages.pot is what `nkhandout update` writes."""
-    inputs = build.load_inputs(project)
-    assert (ROOT / "content" / "messages.pot").read_text("utf-8") == translate.pot_text(inputs)
+@pytest.mark.parametrize("topic", ROOT_TOPICS)
+def test_committed_templates_are_current(project, topic):
+    """Each topic's messages.pot, and the labels' one, are what `nkhandout update` writes."""
+    inputs = build.load_inputs(project.for_topic(topic))
+    assert (ROOT / "content" / "topics" / topic / "messages.pot").read_text("utf-8") == translate.pot_text(inputs.pot)
+    assert (ROOT / "content" / "labels" / "messages.pot").read_text("utf-8") == translate.pot_text(inputs.labels_pot)
 
 
 def write(tmp_path, text, name="xx.po", raw=None):
@@ -51,17 +57,17 @@ HEADER = 'msgid ""\nmsgstr ""\n"Language: es\\n"\n"Content-Type: text/plain; cha
 def test_broken_catalogs_give_one_line_with_file_and_line(tmp_path, raw, message, where):
     path = write(tmp_path, "", "es.po", raw=raw)
     with pytest.raises(HandoutError) as caught:
-        catalog.load(path, "content/locales/es.po")
+        catalog.load(path, "content/topics/nk-cells/locales/es.po")
     line = str(caught.value)
     assert message in line
-    assert line.startswith("content/locales/" + where)
+    assert line.startswith("content/topics/nk-cells/locales/" + where)
     assert "\n" not in line
 
 
 def test_merge_marks_changed_english_fuzzy_and_keeps_the_old_text(project):
     inputs = build.load_inputs(project)
-    path = translate.init_locale(project, "it")
-    loaded = catalog.load(path, locale="it")
+    translate.init_locale(project, "it")
+    loaded = catalog.load(project.catalog_file("it"), locale="it")
     for message in loaded.catalog:
         if message.id:
             message.string = "IT " + message.id
@@ -78,8 +84,8 @@ def test_merge_marks_changed_english_fuzzy_and_keeps_the_old_text(project):
     dumped = catalog.dump(merged)
     assert f'#| msgid "{old}"' in dumped
     assert "X-Review-Status: unreviewed" in dumped
-    path.write_text(dumped, "utf-8")
-    reread = catalog.load(path, locale="it")
+    project.catalog_file("it").write_text(dumped, "utf-8")
+    reread = catalog.load(project.catalog_file("it"), locale="it")
     assert reread.catalog.get("What NK cells are", context="for.heading").previous_id == [old]
     # A long old English (several quoted lines) reads back whole, so a second update changes nothing.
     assert reread.catalog.get(long_old + " More.", context="lead").previous_id == [long_old]

@@ -8,7 +8,7 @@ import pytest
 
 from nkhandout import build, catalog, locales
 from nkhandout.errors import UsageError
-from tests.conftest import files_in
+from tests.conftest import catalog_path, files_in
 from tests.pdfutil import info as pdf_info, text as pdf_text
 
 PDF = "nk-cells-recurrent-miscarriage.{}.pdf"
@@ -16,7 +16,7 @@ PDF = "nk-cells-recurrent-miscarriage.{}.pdf"
 
 def set_msgstr(project, code, context, text):
     """Give ``context`` the translation ``text`` in ``code``'s catalog; return its line."""
-    path = project.catalog_file(code)
+    path = catalog_path(project, code, context)
     loaded = catalog.load(path, locale=code)
     entry = next(m for m in loaded.catalog if m.id and m.context == context)
     entry.string = text
@@ -45,12 +45,13 @@ def test_blank_translation_does_not_build(cli, project, out, context, blank):
     result = cli("build", "--lang", "es", "--out", str(out))
     assert result.exit_code == 1
     error = one_line_error(result)
-    assert f"content/locales/es.po:{line}: {context}: translation is blank" in error
+    where = project.relative(catalog_path(project, "es", context))
+    assert f"{where}:{line}: {context}: translation is blank" in error
     assert "nkhandout check --lang es" in error
     assert files_in(out) == []
     checked = cli("check", "--lang", "es")
     assert checked.exit_code == 1
-    assert f"content/locales/es.po:{line}: {context}: translation is blank" in checked.output
+    assert f"{where}:{line}: {context}: translation is blank" in checked.output
 
 
 def test_blank_translation_is_untranslated_everywhere(project):
@@ -125,7 +126,7 @@ def test_build_refuses_a_catalog_whose_language_header_is_another(cli, project, 
     result = cli("build", "--lang", "es", "--out", str(out))
     assert result.exit_code == 1
     error = one_line_error(result)
-    assert re.search(r"content/locales/es\.po:\d+: Language header is 'fr' but the file is es\.po", error)
+    assert re.search(r"content/topics/nk-cells/locales/es\.po:\d+: Language header is 'fr' but the file is es\.po", error)
     assert files_in(out) == []
     checked = cli("check", "--lang", "es")
     assert "Language header is 'fr' but the file is es.po" in checked.output
@@ -233,7 +234,7 @@ def test_bidi_overrides_and_control_characters_in_a_translation_are_refused(cli,
     result = cli("build", "--lang", "es", "--out", str(out))
     assert result.exit_code == 1
     error = one_line_error(result)
-    assert f"content/locales/es.po:{line}: do.heading: contains" in error and shown in error
+    assert f"content/topics/nk-cells/locales/es.po:{line}: do.heading: contains" in error and shown in error
     assert files_in(out) == []
 
 

@@ -41,7 +41,7 @@ def test_po_syntax_error_names_file_and_line(cli, project, out):
     path.write_text("\n".join(lines), "utf-8")
     result = cli("build", "--lang", "es", "--out", str(out))
     assert result.exit_code == 1
-    assert f"content/locales/es.po:{index + 1}: PO syntax error" in result.output
+    assert f"content/topics/nk-cells/locales/es.po:{index + 1}: PO syntax error" in result.output
     assert "Traceback" not in result.output
     assert files_in(out) == []
 
@@ -56,7 +56,7 @@ def test_missing_translations_are_named_and_draft_builds_anyway(cli, project, ou
     path.write_text(text.replace(entry, blank), "utf-8")
     result = cli("build", "--lang", "es", "--out", str(out))
     assert result.exit_code == 1
-    assert "content/locales/es.po" in result.output and "for.heading" in result.output
+    assert "content/topics/nk-cells/locales/es.po" in result.output and "for.heading" in result.output
     assert files_in(out) == []
     draft = cli("build", "--lang", "es", "--draft", "--out", str(out))
     assert draft.exit_code == 0, draft.output
@@ -68,7 +68,7 @@ def test_citation_without_reference_and_unused_reference(cli, project, out):
     source.write_text(original.replace("[@yamada2001]", "[@yamada2003]"), "utf-8")
     result = cli("build", "--lang", "en", "--out", str(out))
     assert result.exit_code == 1
-    assert "content/handout.toml: citation [@yamada2003] has no entry in the references" in result.output
+    assert "content/topics/nk-cells/handout.toml: citation [@yamada2003] has no entry in the references" in result.output
     refs = json.loads(project.references_file.read_text("utf-8"))
     refs.append(dict(refs[0], id="extra2020"))
     source.write_text(original, "utf-8")
@@ -81,7 +81,7 @@ def test_malformed_csl_json(cli, project, out):
     project.references_file.write_text('[{"id": "dosiou2005",', "utf-8")
     result = cli("build", "--lang", "en", "--out", str(out))
     assert result.exit_code == 1
-    assert result.output.startswith("nkhandout: content/references.json:1: malformed CSL-JSON")
+    assert result.output.startswith("nkhandout: content/topics/nk-cells/references.json:1: malformed CSL-JSON")
 
 
 def test_output_folder_that_cannot_be_written(cli, tmp_path):

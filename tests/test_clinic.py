@@ -113,8 +113,8 @@ def test_batch_builds_every_clinic_and_lists_every_failure(cli, project, tmp_pat
     assert files_in(out) == ["north", "south"]
     assert files_in(out / "north") == [f"{NAME}.en.pdf", f"{NAME}.fr.pdf"]
     assert files_in(out / "south") == [f"{NAME}.en.pdf", f"{NAME}.fr.pdf"]
-    assert "north / es: content/locales/es.po" in result.output
-    assert "south / es: content/locales/es.po" in result.output
+    assert "north / es: content/topics/nk-cells/locales/es.po" in result.output
+    assert "south / es: content/topics/nk-cells/locales/es.po" in result.output
     assert "2 of 6 handouts failed" in result.output
 
 

@@ -13,7 +13,7 @@ NAME = "nk-cells-recurrent-miscarriage"
 
 def english_body():
     """The English the page prints, references and alternative text excluded."""
-    data = tomllib.loads((ROOT / "content" / "handout.toml").read_text("utf-8"))
+    data = tomllib.loads((ROOT / "content" / "topics" / "nk-cells" / "handout.toml").read_text("utf-8"))
     values = {k: str(next(v for key, v in spec.items() if key != "note")) for k, spec in data["values"].items()}
     parts = [data["text"][k] for k in ("title", "lead", "key")]
     for section in data["sections"]:
@@ -66,7 +66,7 @@ def page_html(project, code, **values):
     source.write_text(text, "utf-8")
     inputs = build.load_inputs(project)
     renderer = render.Renderer(project, inputs.manifest)
-    handout, _state = build.prepare(inputs, code, paper="a4")
+    handout = build.prepare(inputs, code, build.Options(paper="a4"))
     return render.to_html(handout, renderer.env)
 
 
@@ -130,7 +130,7 @@ def final_pdf(project, code, target, paper="a4"):
 
     inputs = build.load_inputs(project)
     renderer = render.Renderer(project, inputs.manifest)
-    handout, _state = build.prepare(inputs, code, paper=paper)
+    handout = build.prepare(inputs, code, build.Options(paper=paper))
     html = render.to_html(handout, renderer.env)
     document = renderer.layout(handout, html)
     assert len(document.pages) == 1, (code, len(document.pages))

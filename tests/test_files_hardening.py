@@ -195,7 +195,7 @@ def test_a_catalog_linked_outside_content_is_never_written(project, tmp_path, co
     before = outside.read_bytes()
     catalog.unlink()
     catalog.symlink_to(outside)
-    one_line_error(invoke(project, *command), "content/locales/es.po", "outside")
+    one_line_error(invoke(project, *command), "content/topics/nk-cells/locales/es.po", "outside")
     assert outside.read_bytes() == before
     assert catalog.is_symlink()
 
@@ -402,14 +402,14 @@ def test_malformed_handout_toml_is_one_line(project, out, case):
             handle.write('\n[[sections]]\nid = "extra"\nheading = "Extra"\nblocks = 5\n')
     for args in (("build", "--lang", "es", "--jobs", "1", "--out", str(out)), ("check", "--lang", "es")):
         result = invoke(project, *args)
-        one_line_error(result, "content/handout.toml")
+        one_line_error(result, "content/topics/nk-cells/handout.toml")
     assert not out.exists() or not any(out.glob("*.pdf"))
 
 
 def test_references_nested_100000_deep_are_one_line(project, out):
     project.references_file.write_text("[\n" + "[" * 100_000 + "]" * 100_000 + "\n]\n", "utf-8")
     result = invoke(project, "build", "--lang", "es", "--jobs", "1", "--out", str(out))
-    one_line_error(result, "content/references.json:2:", "nested too deeply")
+    one_line_error(result, "content/topics/nk-cells/references.json:2:", "nested too deeply")
 
 
 def _set_field(project, ref_id, path, value):
@@ -438,7 +438,7 @@ def test_csl_fields_of_the_wrong_type_are_one_line(project, out, path, value, fi
     _set_field(project, "moffett2004", path, value)
     for args in (("build", "--lang", "es", "--jobs", "1", "--out", str(out)), ("check", "--lang", "es")):
         result = invoke(project, *args)
-        one_line_error(result, "content/references.json:", "'moffett2004'", field)
+        one_line_error(result, "content/topics/nk-cells/references.json:", "'moffett2004'", field)
     assert not out.exists() or not any(out.glob("*.pdf"))
 
 

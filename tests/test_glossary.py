@@ -66,7 +66,7 @@ def test_entry_missing_the_agreed_word_is_one_line_with_file_line_context_and_wo
     catalog_lines = (project.locales_dir / "fr.po").read_text("utf-8").splitlines()
     for line in lines:
         where, context = line.split(": ")[:2]
-        assert where.startswith("content/locales/fr.po:")
+        assert where.startswith("content/topics/nk-cells/locales/fr.po:")
         number = int(where.rsplit(":", 1)[1])
         entry = "\n".join(catalog_lines[max(0, number - 3):number + 1])
         assert f'msgctxt "{context}"' in entry, (line, entry)

@@ -125,14 +125,14 @@ def test_font_manifest_cannot_point_outside(cli, project, out):
 
 @pytest.mark.parametrize("name", ["references.json", "handout.toml", "locales/es.po"])
 def test_a_link_leaving_content_is_refused(cli, project, out, tmp_path, name):
-    target = project.content_dir / name
+    target = project.topic.folder / name
     outside = tmp_path / "outside"
     shutil.copy(target, outside)
     target.unlink()
     target.symlink_to(outside)
     result = cli("build", "--lang", "es", "--out", str(out))
     assert result.exit_code == 1
-    assert f"content/{name}: leads outside content/" in result.output
+    assert f"content/topics/nk-cells/{name}: leads outside content/" in result.output
 
 
 def test_devices_and_pipes_are_not_read(cli, project, out):
@@ -140,11 +140,11 @@ def test_devices_and_pipes_are_not_read(cli, project, out):
     path.unlink()
     os.mkfifo(path)  # reading a pipe would hang
     result = cli("build", "--lang", "es", "--out", str(out))
-    assert result.exit_code == 1 and "content/locales/es.po: not a regular file" in result.output
+    assert result.exit_code == 1 and "content/topics/nk-cells/locales/es.po: not a regular file" in result.output
     path.unlink()
     path.symlink_to("/dev/urandom")
     result = cli("build", "--lang", "es", "--out", str(out))
-    assert result.exit_code == 1 and "content/locales/es.po: leads outside content/" in result.output
+    assert result.exit_code == 1 and "content/topics/nk-cells/locales/es.po: leads outside content/" in result.output
 
 
 # -- code in content ----------------------------------------------------------------------------
@@ -152,7 +152,9 @@ def test_devices_and_pipes_are_not_read(cli, project, out):
 def set_msgstr(project, code, context, text):
     from nkhandout import catalog, files
 
-    path = project.catalog_file(code)
+    from tests.conftest import catalog_path
+
+    path = catalog_path(project, code, context)
     loaded = catalog.load(path, locale=code)
     for message in loaded.catalog:
         if message.context == context:
@@ -205,11 +207,11 @@ def test_template_syntax_in_the_english_is_printed_literally(cli, project, out):
     ("references.json", 600 * 1024, "the limit is 524288"),
 ])
 def test_oversized_files_are_refused_before_parsing(cli, project, out, name, size, message):
-    path = project.content_dir / name
+    path = project.topic.folder / name
     with open(path, "ab") as handle:
         handle.write(b"#" * size if name.endswith((".po", ".toml")) else b" " * size)
     result = cli("build", "--lang", "es", "--out", str(out))
-    assert result.exit_code == 1 and f"content/{name}: file is" in result.output and message in result.output
+    assert result.exit_code == 1 and f"content/topics/nk-cells/{name}: file is" in result.output and message in result.output
 
 
 def test_a_string_far_too_long_is_refused(cli, project):
@@ -251,7 +253,7 @@ def _mutations(data):
 @pytest.mark.parametrize("name", ["locales/es.po", "handout.toml", "references.json"])
 @pytest.mark.parametrize("kind", ["truncated", "binary", "latin-1", "bom", "crlf", "empty", "duplicate"])
 def test_broken_files_give_one_line_never_a_traceback(cli, project, out, name, kind):
-    path = project.content_dir / name
+    path = project.topic.folder / name
     data = path.read_bytes()
     if kind == "duplicate":
         mutated = {
@@ -273,7 +275,7 @@ def test_broken_files_give_one_line_never_a_traceback(cli, project, out, name, k
         result = cli(*args)
         assert result.exit_code == 1, (args, result.output)
         assert "Traceback" not in result.output
-        assert f"content/{name}" in result.output, result.output
+        assert f"content/topics/nk-cells/{name}" in result.output, result.output
     listing = cli("locales", "--no-layout")
     assert "Traceback" not in listing.output
     assert files_in(out) == []

@@ -41,7 +41,7 @@ def test_every_kind_of_input_invalidates(project, tmp_path, monkeypatch, change)
     fonts = tmp_path / "fonts"
     fonts.mkdir()
     (fonts / "x.ttf").write_bytes(b"font")
-    project = type(project)(root=project.root, fonts_dir=fonts)
+    project = type(project)(root=project.root, fonts_dir=fonts, topic_name=project.topic_name)
     options = (("paper", "auto"), ("draft", False))
 
     def key(opts=options):
@@ -118,5 +118,5 @@ def test_parallel_errors_are_reported_per_handout(cli, project, out):
     path.write_text(path.read_text("utf-8") + '\nmsgid "x"\nmsgstr "unclosed\n', "utf-8")
     result = cli("build", "--lang", "en", "--lang", "de", "--lang", "es", "--jobs", "2", "--out", str(out))
     assert result.exit_code == 1
-    assert "de: content/locales/de.po:" in result.output and "PO syntax error" in result.output
+    assert "de: content/topics/nk-cells/locales/de.po:" in result.output and "PO syntax error" in result.output
     assert (out / f"{NAME}.en.pdf").exists() and (out / f"{NAME}.es.pdf").exists()

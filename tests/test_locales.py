@@ -31,9 +31,12 @@ def test_paper_follows_cldr_territory_or_likely_subtags(code, territory, size):
     assert (info.territory, info.paper) == (territory, size)
 
 
-def test_letter_table_is_cldr_list():
-    assert paper.LETTER_TERRITORIES == set("BZ CA CL CO CR GT MX NI PA PH PR SV US VE".split())
-    assert paper.for_territory("DE") == "a4"
+@pytest.mark.parametrize("territory, size", [
+    ("us", "letter"), ("PH", "letter"), ("CA", "letter"), ("GB", "a4"), ("DE", "a4"), ("AU", "a4"),
+    ("", "a4"), (None, "a4"),
+])
+def test_paper_for_territory_any_case_and_unknown(territory, size):
+    assert paper.for_territory(territory) == size
 
 
 def test_direction_comes_from_babel():

@@ -16,9 +16,9 @@ from tests.conftest import ROOT
 SETTINGS = settings(max_examples=60, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 REAL = {
-    "po": (ROOT / "content" / "locales" / "es.po").read_bytes(),
-    "toml": (ROOT / "content" / "handout.toml").read_bytes(),
-    "json": (ROOT / "content" / "references.json").read_bytes(),
+    "po": (ROOT / "content" / "topics" / "nk-cells" / "locales" / "es.po").read_bytes(),
+    "toml": (ROOT / "content" / "topics" / "nk-cells" / "handout.toml").read_bytes(),
+    "json": (ROOT / "content" / "topics" / "nk-cells" / "references.json").read_bytes(),
     "clinic": (ROOT / "examples" / "clinics" / "riverside.toml").read_bytes(),
 }
 
@@ -357,7 +357,7 @@ FUZZ_ELSEWHERE = settings(FUZZ, max_examples=12, phases=[Phase.explicit, Phase.r
 @given(po=hostile_po(), draft=st.booleans())
 def test_fuzzed_catalog_builds_or_says_one_line(fresh, po, draft):
     root = fresh()
-    (root / "project" / "content" / "locales" / "es.po").write_bytes(po)
+    (root / "project" / "content" / "topics" / "nk-cells" / "locales" / "es.po").write_bytes(po)
     result = build_property(root, root / "out", "--lang", "es", *(["--draft"] if draft else []))
     if result.exit_code == 0 and not draft:
         # What build accepts, check accepts too (one set of catalog checks),
@@ -380,7 +380,7 @@ def test_fuzzed_catalog_loads_and_checks_with_one_line_errors(fresh, po):
     from nkhandout.project import Project
 
     root = fresh()
-    (root / "project" / "content" / "locales" / "es.po").write_bytes(po)
+    (root / "project" / "content" / "topics" / "nk-cells" / "locales" / "es.po").write_bytes(po)
     project = Project.at(root / "project", fonts_dir=FONTS)
     inputs = builder.load_inputs(project)
     try:
@@ -388,7 +388,7 @@ def test_fuzzed_catalog_loads_and_checks_with_one_line_errors(fresh, po):
     except HandoutError as error:
         assert "\n" not in str(error)
         return
-    for line, message in state.problems:
+    for _where, line, message in state.problems:
         assert isinstance(line, int) and "\n" not in message
     report = check.check_locale(inputs, None, "es", layout=False)
     assert all("\n" not in str(problem) for problem in report.problems)
@@ -420,7 +420,7 @@ def test_fuzzed_svg_logo_builds_or_says_one_line(fresh, svg):
 @example(source=dict(_real_toml("toml"), extra=Raw("[" * 3000 + "]" * 3000)))
 def test_fuzzed_source_builds_or_says_one_line(fresh, source):
     root = fresh()
-    (root / "project" / "content" / "handout.toml").write_text(to_toml(source), "utf-8")
+    (root / "project" / "content" / "topics" / "nk-cells" / "handout.toml").write_text(to_toml(source), "utf-8")
     build_property(root, root / "out", "--lang", "en")
 
 
@@ -432,5 +432,5 @@ def test_fuzzed_source_builds_or_says_one_line(fresh, source):
 @example(refs=Raw("[" * 100000 + "]" * 100000))
 def test_fuzzed_references_build_or_say_one_line(fresh, refs):
     root = fresh()
-    (root / "project" / "content" / "references.json").write_text(json_value(refs), "utf-8")
+    (root / "project" / "content" / "topics" / "nk-cells" / "references.json").write_text(json_value(refs), "utf-8")
     build_property(root, root / "out", "--lang", "en")

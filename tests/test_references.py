@@ -8,7 +8,7 @@ from nkhandout import references
 from nkhandout.errors import HandoutError
 from tests.conftest import ROOT
 
-REFS = references.load(ROOT / "content" / "references.json")
+REFS = references.load(ROOT / "content" / "topics" / "nk-cells" / "references.json")
 
 
 def test_nlm_style_of_a_journal_article():
@@ -54,12 +54,12 @@ def test_numbering_follows_first_citation():
 
 def test_a_marker_without_reference_is_refused():
     with pytest.raises(HandoutError, match=r"\[@nobody\] has no entry"):
-        references.number(["text [@nobody]"], {}, "content/handout.toml")
+        references.number(["text [@nobody]"], {}, "content/topics/nk-cells/handout.toml")
 
 
 def test_a_reference_never_cited_is_refused():
     with pytest.raises(HandoutError, match="'lonely' is never cited"):
-        references.number(["text"], {"lonely": {}}, "content/handout.toml")
+        references.number(["text"], {"lonely": {}}, "content/topics/nk-cells/handout.toml")
 
 
 @pytest.mark.parametrize("payload, message", [
@@ -73,12 +73,12 @@ def test_malformed_csl_json_is_one_clear_error(tmp_path, payload, message):
     path = tmp_path / "references.json"
     path.write_bytes(payload)
     with pytest.raises(HandoutError, match=message) as caught:
-        references.load(path, "content/references.json")
-    assert str(caught.value).startswith("content/references.json")
+        references.load(path, "content/topics/nk-cells/references.json")
+    assert str(caught.value).startswith("content/topics/nk-cells/references.json")
 
 
 def test_every_shipped_reference_is_valid_csl_json_fields():
-    data = json.loads((ROOT / "content" / "references.json").read_text())
+    data = json.loads((ROOT / "content" / "topics" / "nk-cells" / "references.json").read_text())
     for item in data:
         assert item["type"] == "article-journal"
         assert isinstance(item["issued"]["date-parts"][0][0], int)

@@ -60,7 +60,7 @@ def test_every_shipped_locale_is_one_page_on_a4_and_letter_with_and_without_a_cl
         for paper in ("a4", "letter"):
             for profile in (None, clinic):
                 case = (code, paper, "clinic" if profile else "no clinic")
-                handout, _state = build.prepare(inputs, code, paper=paper, clinic=profile)
+                handout = build.prepare(inputs, code, build.Options(paper=paper), profile)
                 assert not handout.draft, case
                 document, _html = build.render_one(renderer, handout)  # refuses 2 pages, overruns
                 assert len(document.pages) == 1, case

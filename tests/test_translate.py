@@ -25,6 +25,15 @@ def translate_all(path, prefix="Testo "):
     path.write_text(out, "utf-8")
 
 
+def translate_locale(project, code, prefix="Testo "):
+    """Fill every msgstr of ``code``: the shared labels and every topic."""
+    translate_all(project.labels_file(code), prefix)
+    for topic in project.topic_names():
+        path = project.for_topic(topic).catalog_file(code)
+        if path.exists():
+            translate_all(path, prefix)
+
+
 def test_init_creates_a_complete_empty_catalog(cli, project):
     result = cli("init-locale", "it")
     assert result.exit_code == 0, result.output
@@ -33,7 +42,7 @@ def test_init_creates_a_complete_empty_catalog(cli, project):
     assert '"Plural-Forms: nplurals=2; plural=(n != 1);\\n"' in text
     assert "charset=utf-8" in text
     assert "X-Review-Status: unreviewed" in text
-    assert 'msgctxt "for.heading"' in text and "#: content/handout.toml:" in text
+    assert 'msgctxt "for.heading"' in text and "#: content/topics/nk-cells/handout.toml:" in text
     with open(project.locales_dir / "it.po", "rb") as handle:
         catalog = read_po(handle)
     assert all(not m.string for m in catalog if m.id)
@@ -50,7 +59,7 @@ def test_round_trip_init_translate_check_build(cli, project, out):
     assert cli("init-locale", "it").exit_code == 0
     refused = cli("build", "--lang", "it", "--out", str(out))
     assert refused.exit_code == 1 and "untranslated" in refused.output
-    translate_all(project.locales_dir / "it.po")
+    translate_locale(project, "it")
     checked = cli("check", "--lang", "it")
     assert checked.exit_code == 0, checked.output
     assert re.search(r"it: ok, fits one a4 page \(\d+ mm free under the text\); not reviewed", checked.output)
@@ -61,7 +70,7 @@ def test_round_trip_init_translate_check_build(cli, project, out):
 
 def test_changed_english_is_fuzzy_in_every_catalog_and_blocks_the_build(cli, project, out):
     assert cli("init-locale", "it").exit_code == 0
-    translate_all(project.locales_dir / "it.po")
+    translate_locale(project, "it")
     source = project.source_file
     old = "Why some doctors test for NK cells"
     before = {path.name: path.read_text("utf-8") for path in project.locales_dir.glob("*.po")}
@@ -89,13 +98,13 @@ def test_changed_english_is_fuzzy_in_every_catalog_and_blocks_the_build(cli, pro
     assert refused.exit_code == 1 and "for.heading" in refused.output
     checked = cli("check", "--lang", "it")
     assert checked.exit_code == 1 and "for.heading: fuzzy (the English changed)" in checked.output
-    translate_all(project.locales_dir / "it.po")
+    translate_locale(project, "it")
     assert cli("build", "--lang", "it", "--out", str(out)).exit_code == 0
 
 
 def test_removed_english_becomes_obsolete(cli, project):
     assert cli("init-locale", "it").exit_code == 0
-    translate_all(project.locales_dir / "it.po")
+    translate_locale(project, "it")
     source = project.source_file
     source.write_text(source.read_text("utf-8").replace(
         '  "What are the risks of steroids?",\n', ""), "utf-8")
@@ -106,7 +115,7 @@ def test_removed_english_becomes_obsolete(cli, project):
 
 def test_review_status_round_trip(cli, project, out):
     assert cli("init-locale", "it").exit_code == 0
-    translate_all(project.locales_dir / "it.po")
+    translate_locale(project, "it")
     refused = cli("build", "--lang", "it", "--require-reviewed", "--out", str(out))
     assert refused.exit_code == 1 and "not reviewed by a qualified medical translator" in refused.output
     marked = cli("mark-reviewed", "it", "--by", "Test Reviewer, medical translator", "--date", "2026-11-20")

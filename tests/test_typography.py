@@ -72,7 +72,7 @@ def test_cjk_uses_real_bold_faces_and_keeps_latin_words_whole(built, code, famil
 def test_german_long_words_are_hyphenated(built):
     text = pdfutil.text(built["de"])
     breaks = re.findall(r"(\w+)[-\u2010\u00ad]\r?\n(\w+)", text)
-    source = (ROOT / "content" / "locales" / "de.po").read_text("utf-8")
+    source = (ROOT / "content" / "topics" / "nk-cells" / "locales" / "de.po").read_text("utf-8")
     automatic = [(a, b) for a, b in breaks if f"{a}-{b}" not in source]
     assert automatic, "no word was hyphenated at a line end"
 
@@ -111,7 +111,7 @@ def test_wrong_language_and_plural_headers_are_refused(cli, project):
     path.write_text(text.replace('"Language: es\\n"', '"Language: fr\\n"'), "utf-8")
     result = cli("check", "--lang", "es")
     assert result.exit_code == 1
-    assert re.search(r"content/locales/es\.po:\d+: Language header is 'fr' but the file is es\.po", result.output)
+    assert re.search(r"content/topics/nk-cells/locales/es\.po:\d+: Language header is 'fr' but the file is es\.po", result.output)
     path.write_text(re.sub(r'"Plural-Forms: [^"]*"', '"Plural-Forms: nplurals=2; plural=(n !!= 1);\\\\n"', text), "utf-8")
     result = cli("check", "--lang", "es")
     assert result.exit_code == 1 and "Plural-Forms expression '(n !!= 1)' is not valid" in result.output
