@@ -6,14 +6,14 @@ import tomllib
 import pytest
 
 from tests import pdfutil
-from tests.conftest import ROOT
+from tests.conftest import ROOT, ROOT_TOPICS
 
 NAME = "nk-cells-recurrent-miscarriage"
 
 
-def english_body():
+def english_body(topic="nk-cells"):
     """The English the page prints, references and alternative text excluded."""
-    data = tomllib.loads((ROOT / "content" / "topics" / "nk-cells" / "handout.toml").read_text("utf-8"))
+    data = tomllib.loads((ROOT / "content" / "topics" / topic / "handout.toml").read_text("utf-8"))
     values = {k: str(next(v for key, v in spec.items() if key != "note")) for k, spec in data["values"].items()}
     parts = [data["text"][k] for k in ("title", "lead", "key")]
     for section in data["sections"]:
@@ -44,9 +44,10 @@ def textstat_offline():
     return textstat
 
 
-def test_english_body_reads_at_grade_6_and_smog_9_or_lower():
+@pytest.mark.parametrize("topic", ROOT_TOPICS)
+def test_english_body_reads_at_grade_6_and_smog_9_or_lower(topic):
     textstat = textstat_offline()
-    body = english_body()
+    body = english_body(topic)
     grade = textstat.flesch_kincaid_grade(body)
     smog = textstat.smog_index(body)
     assert textstat.lexicon_count(body) > 300  # the whole body, not a fragment

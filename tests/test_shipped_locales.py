@@ -1,8 +1,10 @@
-"""Every shipped locale is complete and prints, final (never a draft), on one
-page of A4 and of Letter, with and without a clinic box, at readable sizes."""
+"""Every shipped locale of every topic is complete and prints, final (never a
+draft), on one page of A4 and of Letter, with and without a clinic box, at
+readable sizes."""
 
+import pytest
 
-from tests.conftest import FONTS, ROOT, SHIPPED
+from tests.conftest import FONTS, ROOT, ROOT_TOPICS, SHIPPED
 
 CLINIC = ROOT / "examples" / "clinics" / "riverside.toml"
 PT_PER_PX = 0.75
@@ -19,6 +21,9 @@ def test_every_shipped_locale_is_complete():
     project = Project.at(ROOT, fonts_dir=FONTS)
     assert sorted(build.available(project)) == sorted(SHIPPED)
     assert sorted(build.complete_locales(project)) == sorted(SHIPPED)
+    for topic in ROOT_TOPICS:  # a topic's locales are complete, whichever it has
+        bound = project.for_topic(topic)
+        assert sorted(build.complete_locales(bound)) == sorted(build.available(bound)), topic
 
 
 def text_sizes(document):
@@ -48,15 +53,16 @@ def text_sizes(document):
     return found
 
 
-def test_every_shipped_locale_is_one_page_on_a4_and_letter_with_and_without_a_clinic():
+@pytest.mark.parametrize("topic", ROOT_TOPICS)
+def test_every_shipped_locale_is_one_page_on_a4_and_letter_with_and_without_a_clinic(topic):
     from nkhandout import build, clinic as clinic_lib, render
     from nkhandout.project import Project
 
-    project = Project.at(ROOT, fonts_dir=FONTS)
+    project = Project.at(ROOT, fonts_dir=FONTS, topic=topic)
     inputs = build.load_inputs(project)
-    renderer = render.Renderer(project, inputs.manifest)  # one renderer for all 40 pages
+    renderer = render.Renderer(project, inputs.manifest)  # one renderer for every page
     clinic = clinic_lib.load(CLINIC)
-    for code in SHIPPED:
+    for code in build.available(project):
         for paper in ("a4", "letter"):
             for profile in (None, clinic):
                 case = (code, paper, "clinic" if profile else "no clinic")
