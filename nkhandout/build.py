@@ -43,6 +43,7 @@ class Inputs:
     manifest: fonts.Manifest
     numbers: dict  # citation key -> reference number
     states: dict = field(default_factory=dict)  # locale -> LocaleState, read once
+    baselines: dict = field(default_factory=dict)  # the English laid out, for `check`
 
     @property
     def pots(self) -> tuple[Catalog, Catalog]:

@@ -1,6 +1,6 @@
 """The translator's gate: every problem of a locale, one line each."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from . import build as builder, clinic as clinic_lib, glossary, locales, render
 from .errors import HandoutError
@@ -16,6 +16,22 @@ class Problem:
         return f"{self.where}: {self.message}"
 
 
+@dataclass(frozen=True)
+class Fit:
+    """How one locale fits one paper, with or without a clinic box."""
+
+    paper: str
+    clinic: bool
+    spare_mm: float  # room under the last line; negative: it overflows by that much
+    fits: bool
+    grown: tuple | None = None  # (section, mm): what grew most against the English
+
+    @property
+    def name(self) -> str:
+        size = {"a4": "A4", "letter": "Letter"}.get(self.paper, self.paper)
+        return f"{size} with clinic" if self.clinic else size
+
+
 @dataclass
 class Report:
     code: str
@@ -25,10 +41,14 @@ class Report:
     paper: str = ""
     review: dict | None = None
     overflow_mm: float = 0.0
+    fit_table: list = field(default_factory=list)  # Fit per paper x clinic checked
 
 
-def check_locale(inputs, renderer, code, paper="auto", layout=True, clinic=None):
-    """Everything wrong with ``code``; fills a Report."""
+def check_locale(inputs, renderer, code, paper="auto", layout=True, clinic=None, matrix=None):
+    """Everything wrong with ``code``; fills a Report.
+
+    The fit is checked on ``paper`` with ``clinic`` or, given ``matrix``,
+    on each (paper, clinic or None) of it."""
     project = inputs.project
     report = Report(code, [])
     path = project.catalog_file(code) if code != SOURCE_LOCALE else None
@@ -67,41 +87,101 @@ def check_locale(inputs, renderer, code, paper="auto", layout=True, clinic=None)
         except HandoutError as error:
             report.problems.append(Problem(error.where, f"{error.message} ({error.hint})"))
     if layout and not report.problems:
-        try:
-            report.fits, report.overflow_mm, longest, overrun = fit(inputs, renderer, code, report.paper, clinic)
-        except clinic_lib.BoxError as error:  # the clinic box does not hold a field; other errors
-            # (a template that is a link, say) are the project's: one line, raised
-            report.problems.append(Problem(error.where or where, error.message + (f" ({error.hint})" if error.hint else "")))
-            return report
-        if overrun is not None:
-            report.fits = False
-            report.problems.append(Problem(where, overrun.message + f" ({overrun.hint})"))
-        elif not report.fits:
-            report.problems.append(Problem(
-                where, f"does not fit one {report.paper} page: it overflows by about "
-                f"{report.overflow_mm:.0f} mm; longest section: '{longest[0]}' ({longest[1]:.0f} mm)"))
+        for combo_paper, combo_clinic in matrix or [(report.paper, clinic)]:
+            if combo_clinic is not None and combo_clinic is not clinic:
+                try:
+                    clinic_lib.check_glyphs(combo_clinic, inputs.manifest, project.fonts_dir, code)
+                except HandoutError as error:
+                    report.problems.append(Problem(error.where, f"{error.message} ({error.hint})"))
+                    continue
+            if not _check_fit(inputs, renderer, code, combo_paper, combo_clinic, report, where):
+                break
+        report.fit_table.sort(key=lambda f: (f.paper, f.clinic))  # A4, A4 with clinic, Letter, ...
+        report.fits = all(f.fits for f in report.fit_table) if report.fit_table else None
+        if report.fit_table:
+            report.overflow_mm = -min(f.spare_mm for f in report.fit_table)
     return report
 
 
+def _check_fit(inputs, renderer, code, paper, clinic, report, where):
+    """Add the Fit of one combination to ``report``; False when the clinic box
+    itself is refused (the same for every paper: no need to go on)."""
+    try:
+        fits, overflow, longest, overrun, heights = fit(inputs, renderer, code, paper, clinic)
+    except clinic_lib.BoxError as error:  # the clinic box does not hold a field; other errors
+        # (a template that is a link, say) are the project's: one line, raised
+        report.problems.append(Problem(error.where or where, error.message + (f" ({error.hint})" if error.hint else "")))
+        return False
+    grown = _grown(inputs, renderer, code, paper, clinic, heights)
+    entry = Fit(paper, clinic is not None, -overflow, fits, grown)
+    report.fit_table.append(entry)
+    if overrun is not None:
+        report.problems.append(Problem(where, f"{entry.name}: {overrun.message} ({overrun.hint})"))
+    elif not fits:
+        box = " with the clinic box" if clinic is not None else ""
+        growth = (f"; grew most against the English: '{grown[0]}' (+{grown[1]:.0f} mm)" if grown and grown[1] > 0
+                  else f"; longest section: '{longest[0]}' ({longest[1]:.0f} mm)")
+        report.problems.append(Problem(
+            where, f"does not fit one {paper} page{box}: it overflows by about {overflow:.0f} mm{growth}"))
+    return True
+
+
+def _grown(inputs, renderer, code, paper, clinic, heights):
+    """(section, mm) that grew most against the English on the same paper and
+    box (the reference list stays English, so it is never the one)."""
+    if code == SOURCE_LOCALE:
+        return None
+    key = ("heights", paper, clinic.path if clinic is not None else None)
+    if key not in inputs.baselines:
+        inputs.baselines[key] = dict(fit(inputs, renderer, SOURCE_LOCALE, paper, clinic)[4])
+    english = inputs.baselines[key]
+    growth = [(name, mm - english.get(name, 0.0)) for name, mm in heights if name != "references"]
+    return max(growth, key=lambda item: item[1]) if growth else None
+
+
 def fit(inputs, renderer, code, paper, clinic=None):
-    """(fits, overflow in mm, (longest section, mm), overrun) for ``code`` on
-    ``paper``: fitting is one page, and no text wider than its column
-    (``overrun`` is the HandoutError build would raise for that, or None)."""
+    """(fits, overflow in mm, (longest section, mm), overrun, section heights)
+    for ``code`` on ``paper``: fitting is one page, and no text wider than its
+    column (``overrun`` is the HandoutError build would raise for that, or None)."""
     _value, _html, document = builder.laid_out(inputs, renderer, code, builder.Options(paper=paper), clinic)
     heights = render.section_heights(document)
     longest = heights[0] if heights else ("", 0.0)
     overrun = render.overrun_error(document, code)
     if len(document.pages) == 1:
         clinic_lib.check_box(document, clinic, code)
-        return overrun is None, -render.spare_mm(document), longest, overrun
-    return False, render.overflow_mm(document), longest, overrun
+        return overrun is None, -render.spare_mm(document), longest, overrun, heights
+    return False, render.overflow_mm(document), longest, overrun, heights
+
+
+# The clinic box a fit is checked with when no --clinic is given: the example
+# profile (every field filled, a logo and a QR code), if the project has it.
+EXAMPLE_CLINIC = ("examples", "clinics", "riverside.toml")
+
+
+def example_clinic(project):
+    path = project.root.joinpath(*EXAMPLE_CLINIC)
+    return clinic_lib.load(path) if path.is_file() else None
+
+
+def matrix(paper, clinic, first="a4"):
+    """The (paper, clinic) combinations to check: both papers unless one is
+    given, ``first`` (the locale's own) first; without a clinic and with
+    ``clinic`` (if any)."""
+    sizes = tuple(sorted(("a4", "letter"), key=lambda size: size != first)) if paper == "auto" else (paper,)
+    return [(size, box) for size in sizes for box in ((None, clinic) if clinic is not None else (None,))]
 
 
 def run(project, codes, paper="auto", layout=True, clinic=None, papers=None):
-    """Reports for ``codes``; ``papers`` may give a code its own paper."""
+    """Reports for ``codes``, each checked on both papers (or ``paper``, or
+    the one ``papers`` gives the code), without a clinic box and with
+    ``clinic`` (default: the example clinic)."""
     inputs = builder.load_inputs(project)
     renderer = render.Renderer(project, inputs.manifest)
     papers = papers or {}
-    return [check_locale(inputs, renderer, code, papers.get(code, paper), layout, clinic) for code in codes]
+    box = clinic if clinic is not None else example_clinic(project)
+    return [check_locale(inputs, renderer, code, papers.get(code, paper), layout, clinic,
+                         matrix=matrix(papers.get(code, paper), box, builder.choose_paper("auto", clinic,
+                                                                                           locales.info(code))))
+            for code in codes]
 
 

@@ -354,8 +354,10 @@ def update(project):
 def check(project, topic_names, langs, paper, clinic_path):
     """Check catalogs: syntax, completeness, markers, fonts, one-page fit.
 
-    Prints one line per problem (file:line: what is wrong) and exits 1 if
-    there is any.
+    The fit is checked on A4 and Letter (or --paper), without a clinic box and
+    with one (--clinic, default: examples/clinics/riverside.toml if the
+    project has it). Prints one line per problem (file:line: what is wrong)
+    and exits 1 if there is any.
 
     \b
     Examples:
@@ -390,8 +392,8 @@ def check(project, topic_names, langs, paper, clinic_path):
                 failed += 1
                 click.echo(f"{label}{report.code}: {len(report.problems)} problem(s); {status}")
             else:
-                click.echo(f"{label}{report.code}: ok, fits one {report.paper} page "
-                           f"({-report.overflow_mm:.0f} mm free under the text); {status}")
+                room = ", ".join(f"{f.name} {f.spare_mm:.0f} mm" for f in report.fit_table)
+                click.echo(f"{label}{report.code}: ok, fits one page; free under the text: {room}; {status}")
     if not checked:
         raise UsageError(f"no topic has a catalog for {', '.join(langs)}",
                          hint="start one with `nkhandout init-locale CODE`")
@@ -414,60 +416,99 @@ def _review_text(review):
 @TOPIC_OPTION
 @click.pass_obj
 def locales_(project, fmt, no_layout, topic_names):
-    """List locales: name, progress, one-page fit, paper, review status.
+    """List locales per topic: names, progress, fonts, fit on A4 and Letter
+    (without and with the example clinic's box), review status.
 
     \b
     Examples:
       nkhandout locales
-      nkhandout locales --format json
+      nkhandout locales --topic progesterone --format json
     """
     import json
 
-    from . import build as builder
+    from . import build as builder, check as checker
     from .render import Renderer
 
     rows, renderer = [], None
     for bound in _topics(project, topic_names):
         inputs = builder.load_inputs(bound)
         renderer = renderer or Renderer(bound, inputs.manifest)
+        box = checker.example_clinic(bound)
         for code in builder.available(bound):
-            rows.append(_locale_row(bound, inputs, renderer, code, no_layout))
+            rows.append(_locale_row(bound, inputs, renderer, code, no_layout, box))
     if fmt == "json":
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
-    header = (f"{'topic':<14} {'code':<8} {_pad('name', 22)} {'done':>5} {'fuzzy':>5} {'todo':>5}  "
-              f"{'fits':<5} {'paper':<7} review")
+    combos = ["A4", "A4 with clinic", "Letter", "Letter with clinic"]
+    header = (f"{'topic':<13} {'code':<8} {_pad('language', 34)} {'done':>5}  {'fonts':<5} "
+              + " ".join(f"{c.replace(' with clinic', '+c'):>8}" for c in combos) + "  review")
     click.echo(click.style(header, bold=True))
     for row in rows:
-        fits = {True: "yes", False: "NO", None: "-"}[row["fits"]]
         colour = "green" if not row["problems"] else "red"
+        fits = {f["combination"]: f for f in row["fit"]}
+        cells = []
+        for name in combos:
+            found = fits.get(name)
+            cells.append(f"{'-':>8}" if found is None else f"{found['spare_mm']:>6.0f}mm")
         review = row["review"] if row["review"] != "reviewed" else f"reviewed ({row['reviewed_by']})"
-        line = (f"{row['topic'][:14]:<14} {row['code']:<8} {_pad(row['name'], 22)} {row['translated']:>5} "
-                f"{row['fuzzy']:>5} {row['untranslated']:>5}  {fits:<5} {row['paper']:<7} {review}")
+        language = f"{row['english_name']} / {row['name']}" if row["english_name"] != row["name"] else row["name"]
+        line = (f"{row['topic'][:13]:<13} {row['code']:<8} {_pad(language, 34)} {row['percent']:>4}%  "
+                f"{('ok' if row['fonts_ok'] else 'NO'):<5} " + " ".join(cells) + f"  {review}")
         click.echo(click.style(line, fg=colour))
 
 
-def _locale_row(project, inputs, renderer, code, no_layout):
+def _locale_row(project, inputs, renderer, code, no_layout, box):
+    """One row of `locales`: what a translator or maintainer needs to know."""
     from . import check as checker, locales as locale_lib
 
-    report = checker.check_locale(inputs, renderer, code, layout=not no_layout)
+    report = checker.check_locale(inputs, renderer, code, layout=not no_layout,
+                                  matrix=checker.matrix("auto", box))
     stats = report.stats
     info = locale_lib.info(code)
     review = report.review or {}
+    total = (stats.translated + stats.fuzzy + stats.untranslated) if stats else 0
+    problems = [_structured(code, p) for p in report.problems]
     return {
         "topic": project.topic_name,
         "code": code,
         "name": info.native_name,
+        "english_name": info.locale.get_display_name("en"),
         "translated": stats.translated if stats else 0,
         "fuzzy": stats.fuzzy if stats else 0,
         "untranslated": stats.untranslated if stats else 0,
+        "percent": round(100 * stats.translated / total) if total else 0,
+        "fonts_ok": not any(p["code"] == "glyphs" or p["code"] == "fonts" for p in problems),
         "fits": report.fits,
-        "paper": report.paper or info.paper,
+        "fit": [{"combination": f.name, "paper": f.paper, "clinic": f.clinic, "fits": f.fits,
+                 "spare_mm": round(f.spare_mm, 1),
+                 "grew_most": {"section": f.grown[0], "mm": round(f.grown[1], 1)} if f.grown else None}
+                for f in report.fit_table],
+        "paper": info.paper,
         "review": review.get("status", "unreadable"),
         "reviewed_by": review.get("by", ""),
         "review_date": review.get("date", ""),
-        "problems": [str(p) for p in report.problems],
+        "reviewed_version": review.get("version", ""),
+        "content_version": inputs.source.version,
+        "problems": problems,
     }
+
+
+_PROBLEM_CODES = (
+    ("untranslated", "untranslated"), ("fuzzy", "fuzzy"), ("translation is blank", "untranslated"),
+    ("cannot draw", "glyphs"), ("font ", "fonts"), ("glossary", "glossary"), ("does not fit", "overflow"),
+    ("past its column", "overrun"), ("citation markers", "markers"), ("placeholder", "placeholders"),
+    ("Language header", "header"), ("Plural-Forms", "header"), ("clinic", "clinic"),
+)
+
+
+def _structured(code, problem):
+    """A check problem as {code, file, line, message} for `locales --format json`."""
+    where, _, line = problem.where.rpartition(":")
+    if not line.isdigit():
+        where, line = problem.where, ""
+    kind = next((name for needle, name in _PROBLEM_CODES if needle in problem.message), "other")
+    return {"code": kind, "locale": code, "file": where, "line": int(line) if line else None,
+            "message": problem.message}
 
 
 def _pad(text, width):
@@ -543,8 +584,9 @@ def site(project, out, clinic_paths, jobs):
 @click.option("--prerender/--no-prerender", default=True, show_default=True,
               help="Render every locale on A4 and Letter in the background after start "
                    "(fills the index's fit columns and the cache).")
+@click.option("--topic", "topic_name", metavar="NAME", help="Topic to serve (default: the first).")
 @click.pass_obj
-def serve(project, host, port, clinics_dir, watch, prerender):
+def serve(project, host, port, clinics_dir, watch, prerender, topic_name):
     """Serve the handouts in a browser: preview, choose paper and clinic, print.
 
     Read-only: it never writes content or catalogs. Translators: run it with
@@ -554,12 +596,15 @@ def serve(project, host, port, clinics_dir, watch, prerender):
     Examples:
       nkhandout serve --clinics examples/clinics
       nkhandout serve --watch
+      nkhandout serve --topic progesterone
       nkhandout serve --host 0.0.0.0 --port 8080 --clinics /srv/clinics
     """
     try:
         from . import web
     except ImportError as error:
         raise HandoutError(f"the web app needs {error.name}", hint="pip install -e '.[web]'") from None
+    if topic_name:
+        (project,) = _topics(project, [topic_name])
     if watch is None:
         watch = (project.root / ".git").exists()
     if not web.is_loopback(host):
@@ -567,10 +612,6 @@ def serve(project, host, port, clinics_dir, watch, prerender):
                    "it has no login, so use it only on a trusted clinic network", err=True)
     web.serve(project, host=host, port=port, clinics_dir=clinics_dir, watch=watch, prerender=prerender,
               log=click.echo)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
 
 
 @main.command()
@@ -608,3 +649,7 @@ def init_topic(project, name):
     folder = scaffold.init_topic(project, name)
     click.echo(f"created {project.relative(folder)}: write its handout.toml and references.json, "
                "then run `nkhandout update`")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -10,6 +10,10 @@ import base64
 import hashlib
 from pathlib import Path
 
+import jinja2
+from markupsafe import Markup
+
+from . import files
 from .errors import HandoutError
 
 THUMBNAIL_WIDTH = 220  # pixels
@@ -70,9 +74,9 @@ def _thumbnail(pdf, target):
         import pypdfium2
     except ImportError:
         raise HandoutError("the site's page pictures need pypdfium2", hint="pip install -e '.[web]'") from None
-    from . import files
-
     import io
+
+    from . import files
 
     kept = files.read_regular(target, 4 * 1024 * 1024)  # never a link or a pipe
     if kept is not None and target.stat().st_mtime_ns >= pdf.stat().st_mtime_ns:
@@ -96,12 +100,23 @@ def _thumbnail(pdf, target):
 
 
 def build_site(project, out, clinic_paths=(), jobs=None, log=None):
-    """Write the site into ``out``; return (pages, failures)."""
-    import jinja2
+    """Write the site of every topic into ``out``; return (pages, failures)."""
+    groups, failures = [], []
+    titles = []
+    for topic in project.topic_names():
+        made, failed, title = _topic_groups(project.for_topic(topic), Path(out), clinic_paths, jobs, log)
+        groups += made
+        failures += failed
+        titles.append(title)
+    return _write_index(Path(out), groups, titles), failures
 
-    from . import batch, build as builder, htmlout, incremental, locales
 
-    out = Path(out)
+def _topic_groups(project, out, clinic_paths, jobs, log):
+    """The PDFs, web pages and pictures of one topic, as index groups."""
+    from . import batch, htmlout, incremental, locales
+    from . import build as builder
+    from .handout import _plain
+
     codes = incremental.candidate_codes(project)
     pdfs = batch.run(project, codes, out_dir=out, clinic_paths=clinic_paths, only_complete=True,
                      jobs=jobs, log=log)
@@ -109,18 +124,19 @@ def build_site(project, out, clinic_paths=(), jobs=None, log=None):
     failures = pdfs.failures + [f for f in pages.failures
                                 if (f.clinic, f.code) not in {(p.clinic, p.code) for p in pdfs.failures}]
     inputs = builder.load_inputs(project)
+    title = _plain(inputs.source.title.text)
     built = {path.resolve() for path in pdfs.written + pdfs.skipped}
     clinics = batch.clinic_files(clinic_paths) or [None]
     name = batch.handout_name(project) or "handout"
     groups = []
     for clinic_path in clinics:
         folder = out / batch.clinic_slug(clinic_path) if clinic_path else out
-        heading = "Handouts"
+        heading = title
         if clinic_path:
             from . import clinic as clinic_lib
 
             try:
-                heading = f"With the box of {clinic_lib.load(clinic_path).name}"
+                heading = f"{title}: with the box of {clinic_lib.load(clinic_path).name}"
             except HandoutError:
                 continue
         items = []
@@ -142,17 +158,14 @@ def build_site(project, out, clinic_paths=(), jobs=None, log=None):
                           "png": png.relative_to(out).as_posix()})
         if items:
             groups.append({"heading": heading, "items": items})
+    return groups, failures, title
+
+
+def _write_index(out, groups, titles):
     digest = base64.b64encode(hashlib.sha256(_CSS.encode()).digest()).decode()
     csp = f"default-src 'none'; img-src 'self'; style-src 'sha256-{digest}'; base-uri 'none'; form-action 'none'"
     environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    from markupsafe import Markup
-
-    from .handout import _plain
-
-    title = _plain(inputs.source.title.text)
-    index = environment.from_string(_INDEX).render(title=f"Patient handouts: {title}", css=Markup(_CSS),
-                                                   csp=csp, groups=groups)
-    from . import files
-
+    title = f"Patient handouts: {titles[0]}" if len(titles) == 1 else "Patient handouts"
+    index = environment.from_string(_INDEX).render(title=title, css=Markup(_CSS), csp=csp, groups=groups)
     files.write_atomic(out / "index.html", index.encode("utf-8"))
-    return sum(len(g["items"]) for g in groups), failures
+    return sum(len(g["items"]) for g in groups)

@@ -90,11 +90,12 @@ class _time_limit:
         return False
 
 
-def _worker_init(root, fonts_dir):
-    """Start of the worker process: the project, and WeasyPrint imported."""
+def _worker_init(root, fonts_dir, topic=None):
+    """Start of the worker process: the project (seen through the topic
+    served), and WeasyPrint imported."""
     from .project import Project
 
-    _WORKER["project"] = Project.at(root, fonts_dir)
+    _WORKER["project"] = Project.at(root, fonts_dir, topic=topic)
     import weasyprint  # noqa: F401  (imported once, here, not per render)
 
 
@@ -344,7 +345,7 @@ class Service:
         context = multiprocessing.get_context("spawn")
         self.executor = ProcessPoolExecutor(
             1, mp_context=context, initializer=_worker_init,
-            initargs=(str(self.project.root), str(self.project.fonts_dir)))
+            initargs=(str(self.project.root), str(self.project.fonts_dir), self.project.topic_name or None))
         self.changed = asyncio.Condition()
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self._warm_up()))
@@ -395,7 +396,7 @@ class Service:
 
         self.executor = ProcessPoolExecutor(
             1, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init,
-            initargs=(str(self.project.root), str(self.project.fonts_dir)))
+            initargs=(str(self.project.root), str(self.project.fonts_dir), self.project.topic_name or None))
 
     async def _warm_up(self):
         await self._call(warm_up, self.shared())

@@ -23,10 +23,13 @@ def pytest_addoption(parser):
                      help="Rewrite tests/golden/ from the current output (see tests/test_golden.py).")
 
 
-def copy_project(target):
-    """content/ and templates/ copied to ``target``; fonts shared read-only."""
-    shutil.copytree(ROOT / "content", target / "content")
+def copy_project(target, topics=(NK,)):
+    """content/ (with only ``topics``: behaviour is tested on one), templates/
+    and examples/ copied to ``target``; fonts shared read-only."""
+    ignore = shutil.ignore_patterns(*[t for t in ROOT_TOPICS if t not in topics])
+    shutil.copytree(ROOT / "content", target / "content", ignore=ignore)
     shutil.copytree(ROOT / "templates", target / "templates", ignore=shutil.ignore_patterns("fonts"))
+    shutil.copytree(ROOT / "examples", target / "examples")
     return Project.at(target, fonts_dir=FONTS)
 
 
@@ -43,6 +46,13 @@ def project(tmp_path, monkeypatch):
     """A private copy of the project; NKHANDOUT_FONTS points at the real fonts."""
     monkeypatch.setenv("NKHANDOUT_FONTS", str(FONTS))
     return copy_project(tmp_path / "project")
+
+
+@pytest.fixture
+def library(tmp_path, monkeypatch):
+    """A private copy of the project with every shipped topic."""
+    monkeypatch.setenv("NKHANDOUT_FONTS", str(FONTS))
+    return copy_project(tmp_path / "library", topics=ROOT_TOPICS)
 
 
 @pytest.fixture

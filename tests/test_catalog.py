@@ -27,9 +27,9 @@ def test_template_covers_source_labels_and_reference_words(project):
 
 
 @pytest.mark.parametrize("topic", ROOT_TOPICS)
-def test_committed_templates_are_current(project, topic):
+def test_committed_templates_are_current(library, topic):
     """Each topic's messages.pot, and the labels' one, are what `nkhandout update` writes."""
-    inputs = build.load_inputs(project.for_topic(topic))
+    inputs = build.load_inputs(library.for_topic(topic))
     assert (ROOT / "content" / "topics" / topic / "messages.pot").read_text("utf-8") == translate.pot_text(inputs.pot)
     assert (ROOT / "content" / "labels" / "messages.pot").read_text("utf-8") == translate.pot_text(inputs.labels_pot)
 
