@@ -36,6 +36,11 @@ CHARSETS = {
     "cjk-punctuation": [(0x3000, 0x303F), (0x30FB, 0x30FB), (0xFF00, 0xFFEF)],
     "hangul": [(0x1100, 0x11FF), (0x3130, 0x318F), (0xAC00, 0xD7A3)],
     "gb2312": "gb2312",  # the 6,763 hanzi of GB 2312 (and its symbols)
+    # JIS X 0208: kana and its 6,355 kanji (and symbols); then the four
+    # jouyou kanji of 2010 that it lacks (U+5861 U+525D U+9830 U+20B9F).
+    "jis0208": "iso2022_jp",
+    "jouyou-2010": [(0x5861, 0x5861), (0x525D, 0x525D), (0x9830, 0x9830), (0x20B9F, 0x20B9F)],
+    "big5": "big5",  # the 13,060 hanzi of Big5 (and its symbols), for Traditional Chinese
 }
 
 
