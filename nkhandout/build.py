@@ -114,10 +114,10 @@ def check_glyphs(inputs, code, state):
     fonts.check_installed(inputs.manifest, project.fonts_dir, code)
     missing = fonts.missing_glyphs("".join(texts), inputs.manifest, project.fonts_dir, code)
     if missing:
-        shown = " ".join(f"{c} (U+{ord(c):04X})" for c in missing[:8])
+        shown = " ".join(f"{c} (U+{ord(c):04X})" for c in missing[:8]) + (" ..." if len(missing) > 8 else "")
         where = project.relative(state.path) if state.path else project.relative(project.source_file)
-        raise HandoutError(f"the fonts for {code} cannot draw: {shown}", where,
-                           "use characters of the locale's script, or add a font to templates/fonts.toml")
+        raise HandoutError(f"the fonts for {code} cannot draw {len(missing)} character(s): {shown}", where,
+                           fonts.FIX_MISSING.format(key=code.split("_")[0]))
 
 
 def choose_paper(paper, clinic, info):
@@ -159,7 +159,7 @@ def prepare(inputs, code, *, draft=False, paper="auto", require_reviewed=False, 
     result = handouts.build(
         inputs.source, inputs.refs, inputs.numbers, info, state.translations, draft=draft,
         reviewed_translation=state.reviewed_for(inputs.source.version), paper=chosen, where=where,
-        clinic=clinic)
+        clinic=clinic, keep_words=inputs.manifest.typography(code).keep_words)
     handouts.require_complete(result, where)
     return result, state
 

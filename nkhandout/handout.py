@@ -64,15 +64,15 @@ def _plain(text):
 
 
 def build(source, refs, numbers, info, translations, *, draft=False, reviewed_translation=False,
-          paper, where="", clinic=None):
+          paper, where="", clinic=None, keep_words=False):
     """The Handout for locale ``info`` from the source and its translations.
 
-    ``numbers`` maps citation keys to reference numbers (references.number).
+    ``numbers`` maps citation keys to reference numbers (references.number);
+    ``keep_words``: never break a line inside a word (fonts.toml [locale]).
     """
     translate = Translator(translations, draft, info.code == SOURCE_LOCALE)
     texts = {unit.context: translate(unit.context, unit.text) for unit in source.units}
     rtl = info.direction == "rtl"
-    keep_words = info.locale.language == "ko"
 
     def render(unit):
         return markup.render(texts[unit.context], numbers=numbers, values=source.values,
