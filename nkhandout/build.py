@@ -109,8 +109,9 @@ def check_glyphs(inputs, code, state):
     project = inputs.project
     info = locales.info(code)
     texts = list(state.translations.values()) or [m.id for m in inputs.pot if m.id]
-    texts.append(format_date(inputs.source.reviewed, format="long", locale=info.locale))
-    texts += [markup.format_value(v, info.locale) for v in inputs.source.values.values()]
+    digits = inputs.manifest.typography(code).digits
+    texts.append(markup.localize_digits(format_date(inputs.source.reviewed, format="long", locale=info.locale), digits))
+    texts += [markup.format_value(v, info.locale, digits) for v in inputs.source.values.values()]
     fonts.check_installed(inputs.manifest, project.fonts_dir, code)
     missing = fonts.missing_glyphs("".join(texts), inputs.manifest, project.fonts_dir, code)
     if missing:
@@ -156,10 +157,11 @@ def prepare(inputs, code, *, draft=False, paper="auto", require_reviewed=False, 
         raise HandoutError(
             first.message + more, f"{where}:{first.line}" if first.line else where,
             f"nkhandout check --lang {code} lists each; or build with --draft")
+    style = inputs.manifest.typography(code)
     result = handouts.build(
         inputs.source, inputs.refs, inputs.numbers, info, state.translations, draft=draft,
         reviewed_translation=state.reviewed_for(inputs.source.version), paper=chosen, where=where,
-        clinic=clinic, keep_words=inputs.manifest.typography(code).keep_words)
+        clinic=clinic, keep_words=style.keep_words, digits=style.digits)
     handouts.require_complete(result, where)
     return result, state
 

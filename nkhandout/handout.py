@@ -64,11 +64,12 @@ def _plain(text):
 
 
 def build(source, refs, numbers, info, translations, *, draft=False, reviewed_translation=False,
-          paper, where="", clinic=None, keep_words=False):
+          paper, where="", clinic=None, keep_words=False, digits="latn"):
     """The Handout for locale ``info`` from the source and its translations.
 
     ``numbers`` maps citation keys to reference numbers (references.number);
-    ``keep_words``: never break a line inside a word (fonts.toml [locale]).
+    ``keep_words``: never break a line inside a word; ``digits``: the digits
+    numbers and the date are printed in (both from fonts.toml [locale]).
     """
     translate = Translator(translations, draft, info.code == SOURCE_LOCALE)
     texts = {unit.context: translate(unit.context, unit.text) for unit in source.units}
@@ -76,7 +77,7 @@ def build(source, refs, numbers, info, translations, *, draft=False, reviewed_tr
 
     def render(unit):
         return markup.render(texts[unit.context], numbers=numbers, values=source.values,
-                             locale=info.locale, rtl=rtl, keep_words=keep_words)
+                             locale=info.locale, rtl=rtl, keep_words=keep_words, digits=digits)
 
     def label(context, msgid, **fields):
         text = translate(context, msgid)
@@ -91,7 +92,7 @@ def build(source, refs, numbers, info, translations, *, draft=False, reviewed_tr
             total = source.values[b.rows[0].total][1]
             made["small"] = len(b.rows) == 1 and b.rows[0].label is None and total <= figures.SMALL
             unit_mm = figures.SMALL_UNIT_MM if made["small"] else figures.UNIT_MM
-            made["rows"] = [_figure_row(row, texts, render, source.values, info.locale, rtl, unit_mm)
+            made["rows"] = [_figure_row(row, texts, render, source.values, info.locale, rtl, unit_mm, digits)
                             for row in b.rows]
         return made
 
@@ -111,7 +112,7 @@ def build(source, refs, numbers, info, translations, *, draft=False, reviewed_tr
         sections=sections, disclaimer=render(source.disclaimer),
         references=references.render_list(refs, numbers, et_al),
         version=source.version, reviewed_iso=source.reviewed.isoformat(),
-        reviewed=format_date(source.reviewed, format="long", locale=info.locale),
+        reviewed=markup.localize_digits(format_date(source.reviewed, format="long", locale=info.locale), digits),
         name=source.name, draft=draft,
         reviewed_translation=reviewed_translation or info.code == SOURCE_LOCALE,
         label=label, clinic=clinic, translator=translate,
@@ -120,10 +121,10 @@ def build(source, refs, numbers, info, translations, *, draft=False, reviewed_tr
     return handout
 
 
-def _figure_row(row, texts, render, values, locale, rtl, unit_mm):
+def _figure_row(row, texts, render, values, locale, rtl, unit_mm, digits="latn"):
     """One row of an icon array: its label and its SVG, numbers from [values]."""
     filled, total = values[row.filled][1], values[row.total][1]
-    alt = markup.plain_text(texts[row.alt.context], values=values, locale=locale)
+    alt = markup.plain_text(texts[row.alt.context], values=values, locale=locale, digits=digits)
     return {
         "label": render(row.label) if row.label is not None else None,
         "svg": figures.icon_array(filled, total, alt, rtl=rtl, unit_mm=unit_mm),

@@ -273,3 +273,18 @@ def test_check_and_build_name_what_the_fonts_cannot_draw(cli, project):
         assert (f"the fonts for he cannot draw {len(missing)} character(s): "
                 f"{missing[0]} (U+{ord(missing[0]):04X})") in result.output
         assert "[locale.he]" in result.output and "nkhandout fonts" in result.output
+
+
+@pytest.mark.parametrize("code", [code_of(k) for k in KEYS if MANIFEST.typography(code_of(k)).digits != "latn"])
+def test_numbers_and_date_are_printed_in_the_locale_digits(cli, project, code):
+    """digits in the table: the [values] numbers and the review date's day
+    and year come out in the locale's own digits."""
+    native = fonts.DIGITS[MANIFEST.typography(code).digits]
+    assert cli("init-locale", code).exit_code == 0
+    fill_catalog(project.catalog_file(code), MANIFEST.typography(code).sample)
+    result = cli("build", "--lang", code)
+    assert result.exit_code == 0, result.output
+    text = comparable(pdfutil.text(project.root / "handouts" / f"nk-cells-recurrent-miscarriage.{code}.pdf"))
+    as_native = str.maketrans("0123456789", native)
+    assert "202".translate(as_native) in text  # laskin_women
+    assert "2026".translate(as_native) in text  # the review date's year
