@@ -288,3 +288,23 @@ def test_numbers_and_date_are_printed_in_the_locale_digits(cli, project, code):
     as_native = str.maketrans("0123456789", native)
     assert "202".translate(as_native) in text  # laskin_women
     assert "2026".translate(as_native) in text  # the review date's year
+
+
+def test_fonts_says_the_sha256_of_a_font_that_differs(cli, project, tmp_path, monkeypatch):
+    """A new [[font]] pinned with the wrong SHA-256: `nkhandout fonts` names
+    the file and the SHA-256 of what it installed, to pin instead."""
+    import hashlib
+    import shutil
+
+    fonts_dir = tmp_path / "fonts"
+    shutil.copytree(FONTS, fonts_dir, ignore=shutil.ignore_patterns(".*"))
+    monkeypatch.setenv("NKHANDOUT_FONTS", str(fonts_dir))
+    manifest = project.templates_dir / "fonts.toml"
+    entry = MANIFEST.fonts[[f.file for f in MANIFEST.fonts].index("NotoSansHebrew-Regular.ttf")]
+    manifest.write_text(manifest.read_text("utf-8").replace(entry.sha256, "0" * 64), "utf-8")
+    (fonts_dir / entry.file).unlink()
+    result = cli("fonts")
+    assert result.exit_code == 1
+    real = hashlib.sha256((fonts_dir / entry.file).read_bytes()).hexdigest()
+    assert f"{entry.file} (its SHA-256 is {real})" in result.output
+    assert real == entry.sha256
