@@ -87,6 +87,10 @@ def _inline(text, numbers, values, locale, rtl, keep_words=False, digits="latn")
             formatted = format_value(values[name], locale, digits) if name in values else "{%s}" % name
             span = '<span class="num" dir="ltr">%s</span>' if rtl else '<span class="num">%s</span>'
             out.append(Markup(span) % formatted)
+            if text[match.end():match.end() + 1].isalpha():
+                # A unit or particle written against the number (20分钟, 20명):
+                # a word joiner keeps the line from breaking between them.
+                out.append(Markup("\u2060"))
         last = match.end()
     out.append(_plain(text[last:], rtl, keep_words))
     return Markup("").join(out)

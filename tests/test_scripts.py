@@ -308,3 +308,18 @@ def test_fonts_says_the_sha256_of_a_font_that_differs(cli, project, tmp_path, mo
     real = hashlib.sha256((fonts_dir / entry.file).read_bytes()).hexdigest()
     assert f"{entry.file} (its SHA-256 is {real})" in result.output
     assert real == entry.sha256
+
+
+def test_a_number_and_the_unit_written_against_it_stay_on_one_line(renderer):
+    """Chinese may break a line between any two characters, but never between
+    a number from [values] and the unit or particle written against it
+    ({minutes}分钟: 20 | 分钟 would be wrong), at any column width."""
+    text = "我们会在{minutes}分钟后再抽一次血，看看结果是否一样。"
+    html = markup.render(text * 3, numbers={}, values={"minutes": ("integer", 20)}, locale=Locale.parse("zh_Hans"))
+    seen = 0
+    for width in range(14, 44):
+        lines = line_texts(page(renderer, "zh_Hans", f'<p style="width: {width}mm; margin: 0">{html}</p>'))
+        for line, following in zip(lines, lines[1:]):
+            assert not (line.endswith("20") and following.lstrip("\u2060").startswith("分")), (width, lines)
+            seen += "20" in line
+    assert seen >= 30
