@@ -181,16 +181,16 @@ def check_glyphs(inputs: Inputs, code: str, state: LocaleState) -> None:
     project = inputs.project
     info = locales.info(code)
     texts = list(state.translations.values()) or [m.id for pot in inputs.pots for m in pot if m.id]
-    texts.append(format_date(inputs.source.reviewed, format="long", locale=info.locale))
-    texts += [markup.format_value(v, info.locale) for v in inputs.source.values.values()]
+    digits = inputs.manifest.typography(code).digits
+    texts.append(markup.localize_digits(format_date(inputs.source.reviewed, format="long", locale=info.locale), digits))
+    texts += [markup.format_value(v, info.locale, digits) for v in inputs.source.values.values()]
     fonts.check_installed(inputs.manifest, project.fonts_dir, code)
     missing = fonts.missing_glyphs("".join(texts), inputs.manifest, project.fonts_dir, code)
     if missing:
-        shown = " ".join(f"{c} (U+{ord(c):04X})" for c in missing[:8])
+        shown = " ".join(f"{c} (U+{ord(c):04X})" for c in missing[:8]) + (" ..." if len(missing) > 8 else "")
         where = project.relative(state.path) if state.path else project.relative(project.source_file)
         raise HandoutError(f"the fonts for {code} cannot draw {len(missing)} character(s): {shown}", where,
-                           "use characters of the locale's script, or add a font for it "
-                           "(TRANSLATING.md, 'A language in a new script')")
+                           fonts.FIX_MISSING.format(key=code.split("_")[0]))
 
 
 def choose_paper(paper: str, clinic: Any, info: Any) -> str:
@@ -225,10 +225,12 @@ def prepare(inputs: Inputs, code: str, options: Options = Options(), clinic: Any
         raise HandoutError(
             first.message + more, f"{at}:{first.line}" if first.line else at,
             f"nkhandout check --lang {code} lists each; or build with --draft")
+    style = inputs.manifest.typography(code)
     return handouts.build(
         inputs.source, inputs.refs, inputs.numbers, info, state.translations, inputs.labels_pot,
         draft=options.draft, reviewed_translation=state.reviewed_for(inputs.source.version),
-        paper=choose_paper(options.paper, clinic, info), clinic=clinic)
+        paper=choose_paper(options.paper, clinic, info), clinic=clinic,
+        keep_words=style.keep_words, digits=style.digits)
 
 
 def laid_out(inputs: Inputs, renderer: render.Renderer, code: str, options: Options = Options(),

@@ -79,7 +79,7 @@ def check_locale(inputs, renderer, code, paper="auto", layout=True, clinic=None,
     try:
         builder.check_glyphs(inputs, code, state)
     except HandoutError as error:
-        report.problems.append(Problem(error.where or where, error.message))
+        report.problems.append(Problem(error.where or where, error.message + (f" ({error.hint})" if error.hint else "")))
         return report
     if clinic is not None:
         try:

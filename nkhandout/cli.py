@@ -295,7 +295,9 @@ def fonts(project):
     mismatches = font_lib.install(manifest, project.fonts_dir, log=click.echo)
     if mismatches:
         raise HandoutError(
-            "fonts differ from the pinned versions: " + ", ".join(mismatches), str(project.fonts_dir),
+            "fonts differ from the pinned versions: " + ", ".join(
+                f"{name} (its SHA-256 is {font_lib.sha256(project.fonts_dir / name)})" for name in mismatches),
+            str(project.fonts_dir),
             "handouts will not be byte-identical to other machines; check the Debian font packages")
     click.echo(f"fonts ready in {project.fonts_dir}")
 

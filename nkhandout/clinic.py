@@ -217,9 +217,9 @@ def check_glyphs(clinic, manifest, fonts_dir, code):
         value = getattr(clinic, key)
         missing = missing_glyphs(value, manifest, fonts_dir, code) if value else []
         if missing:
-            shown = " ".join(f"{c} (U+{ord(c):04X})" for c in missing[:8])
+            shown = " ".join(f"{c} (U+{ord(c):04X})" for c in missing[:8]) + (" ..." if len(missing) > 8 else "")
             raise HandoutError(
-                f"'{key}' has characters the fonts for {code} cannot draw: {shown}", str(clinic.path),
+                f"'{key}' has characters the fonts for {code} cannot draw ({len(missing)}): {shown}", str(clinic.path),
                 "write it in a script the page's fonts have (e.g. a Latin form), "
                 "or add a font for it to templates/fonts.toml")
 

@@ -36,6 +36,13 @@ CHARSETS = {
     "cjk-punctuation": [(0x3000, 0x303F), (0x30FB, 0x30FB), (0xFF00, 0xFFEF)],
     "hangul": [(0x1100, 0x11FF), (0x3130, 0x318F), (0xAC00, 0xD7A3)],
     "gb2312": "gb2312",  # the 6,763 hanzi of GB 2312 (and its symbols)
+    # JIS X 0208: kana and its 6,355 kanji (and symbols); then the four
+    # jouyou kanji of 2010 that it lacks (U+5861 U+525D U+9830 U+20B9F).
+    "jis0208": "iso2022_jp",
+    "jouyou-2010": [(0x5861, 0x5861), (0x525D, 0x525D), (0x9830, 0x9830), (0x20B9F, 0x20B9F)],
+    # Traditional Chinese: Big5's symbols and its 5,401 frequent hanzi (its
+    # level 1, A440-C67E). All 13,060 would cost each PDF ~60 KB more.
+    "big5-common": ("big5", 0xA140, 0xC67E),
 }
 
 
@@ -47,13 +54,15 @@ def charset(names):
     points = set()
     for name in names:
         spec = CHARSETS[name]
-        if isinstance(spec, str):
+        if isinstance(spec, (str, tuple)):
+            codec, first, last = (spec, 0, 0xFFFF) if isinstance(spec, str) else spec
             for code in range(0x2E80, 0xA000):
                 try:
-                    chr(code).encode(spec)
+                    encoded = chr(code).encode(codec)
                 except UnicodeEncodeError:
                     continue
-                points.add(code)
+                if first <= int.from_bytes(encoded[-2:], "big") <= last:
+                    points.add(code)
         else:
             for first, last in spec:
                 points.update(range(first, last + 1))
@@ -72,10 +81,58 @@ class Font:
     subset: tuple = ()
 
 
+# Digits a [locale] entry may print its numbers in (CLDR numbering systems).
+DIGITS = {
+    "latn": "0123456789",
+    "arab": "\u0660\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669",
+    "arabext": "\u06f0\u06f1\u06f2\u06f3\u06f4\u06f5\u06f6\u06f7\u06f8\u06f9",
+    "beng": "\u09e6\u09e7\u09e8\u09e9\u09ea\u09eb\u09ec\u09ed\u09ee\u09ef",
+    "deva": "\u0966\u0967\u0968\u0969\u096a\u096b\u096c\u096d\u096e\u096f",
+    "guru": "\u0a66\u0a67\u0a68\u0a69\u0a6a\u0a6b\u0a6c\u0a6d\u0a6e\u0a6f",
+}
+# The fix `check` and `build` give for characters no font of a locale draws.
+FIX_MISSING = ("use characters of the locale's script; or, for a script the project has no font "
+               "for, add its [[font]] entries and a [locale.{key}] entry to templates/fonts.toml "
+               "and run `nkhandout fonts` (TRANSLATING.md, 'A language in a new script')")
+# What a [locale.CODE] entry of fonts.toml may say (see the comment there).
+LOCALE_KEYS = {"script", "fonts", "line_height", "heading_line_height", "hyphens", "keep_words",
+               "actual_text", "digits", "sample"}
+
+
+@dataclass(frozen=True)
+class Typography:
+    """How one locale is set: the resolved [locale] entries of fonts.toml
+    (the locale's own, then its language's, then "default")."""
+
+    script: str
+    fonts: tuple
+    line_height: float | None = None  # running text; None: the stylesheet's
+    heading_line_height: float | None = None  # headings, boxes, labels; None: the stylesheet's
+    hyphens: str | None = None  # "auto" (Pyphen) or "manual"; None: the stylesheet's
+    keep_words: bool = False  # never break inside a Korean word
+    actual_text: bool = False  # the PDF gives each line's text whole (nkhandout/workarounds.py)
+    digits: str = "latn"  # the digits numbers are printed in (DIGITS)
+    sample: str = ""  # one line of real text in the script, for the tests
+
+    def css(self):
+        """The stylesheet lines this locale adds to the page (see
+        render.Renderer.stylesheets); empty when it needs none."""
+        lines = []
+        if self.line_height is not None:
+            lines.append(f"body {{ line-height: {self.line_height}; }}")
+        if self.heading_line_height is not None:
+            lines.append("body h1, body h2, body .clinic, body .clinic [dir], body .ia-label, body footer "
+                         f"{{ line-height: {self.heading_line_height}; }}")
+        if self.hyphens is not None:
+            lines.append(f"body main {{ hyphens: {self.hyphens}; }}")
+        return "\n".join(lines)
+
+
 @dataclass(frozen=True)
 class Manifest:
     fonts: tuple
     stacks: dict
+    locales: dict | None = None  # {key: {field: value}}, the [locale.KEY] tables
 
     def stack(self, code):
         """Font families for locale ``code``, first choice first."""
@@ -85,6 +142,24 @@ class Manifest:
     def fonts_for(self, code):
         families = self.stack(code)
         return [f for f in self.fonts if f.family in families]
+
+    def entry_keys(self):
+        """The keys of the [locale] table: "default", languages and locales."""
+        return list((self.locales or {"default": {}}).keys())
+
+    def typography(self, code):
+        """The Typography of locale ``code`` (or of a [locale] key)."""
+        tables = self.locales or {}
+        language = code.split("_")[0]
+        fields = {}
+        for key in ("default", language, code):
+            entry = dict(tables.get(key, {}))
+            if key != code:
+                entry.pop("sample", None)
+            fields.update(entry)
+        fields["fonts"] = tuple(self.stack(code))
+        fields.setdefault("script", "")
+        return Typography(**fields)
 
 
 def load_manifest(templates_dir):
@@ -115,12 +190,55 @@ def load_manifest(templates_dir):
         if not isinstance(font.sha256, str) or not re.fullmatch(r"[0-9a-f]{64}", font.sha256):
             raise HandoutError(f"font {font.file} has no sha256 (64 lower-case hex digits)", str(path),
                                "every [[font]] pins its file's SHA-256; sha256sum prints it")
-    stacks = data.get("stacks", {"default": []})
-    if not isinstance(stacks, dict) or not all(
-            isinstance(v, list) and all(isinstance(f, str) for f in v) for v in stacks.values()):
-        raise HandoutError("[stacks] must map locale codes to lists of font families", str(path))
+    tables = data.get("locale", {"default": {"fonts": []}})
+    if not isinstance(tables, dict) or not all(isinstance(v, dict) for v in tables.values()):
+        raise HandoutError("[locale.CODE] entries must be tables", str(path))
+    families = {font.family for font in fonts}
+    locales = {}
+    for key, entry in tables.items():
+        locales[key] = _locale_entry(key, entry, families, str(path))
+    locales.setdefault("default", {})
+    stacks = {key: list(entry["fonts"]) for key, entry in locales.items() if "fonts" in entry}
     stacks.setdefault("default", [])
-    return Manifest(fonts, stacks)
+    return Manifest(fonts, stacks, locales)
+
+
+def _locale_entry(key, entry, families, where):
+    """The checked fields of [locale.KEY]; one line for the first mistake."""
+    def bad(message, hint=None):
+        return HandoutError(f"[locale.{key}]: {message}", where,
+                            hint or "see the comment above the [locale] entries in templates/fonts.toml")
+
+    unknown = sorted(set(entry) - LOCALE_KEYS)
+    if unknown:
+        raise bad(f"unknown key {unknown[0]!r}", "keys: " + ", ".join(sorted(LOCALE_KEYS)))
+    fields = dict(entry)
+    if "fonts" in fields:
+        stack = fields["fonts"]
+        if not isinstance(stack, list) or not all(isinstance(f, str) for f in stack):
+            raise bad("fonts must be a list of font families")
+        for family in stack:
+            if family not in families:
+                raise bad(f"font family {family!r} has no [[font]] entry",
+                          "add its [[font]] entries (regular and bold), or fix the name")
+        fields["fonts"] = tuple(stack)
+    for name in ("line_height", "heading_line_height"):
+        if name in fields:
+            value = fields[name]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 1.0 <= value <= 3.0:
+                raise bad(f"{name} must be a number from 1.0 to 3.0 (times the font size)")
+            fields[name] = float(value)
+    if "hyphens" in fields and fields["hyphens"] not in ("auto", "manual"):
+        raise bad('hyphens must be "auto" (hyphenate with Pyphen) or "manual" (only at soft hyphens)')
+    for name in ("keep_words", "actual_text"):
+        if name in fields and not isinstance(fields[name], bool):
+            raise bad(f"{name} must be true or false")
+    if "digits" in fields and fields["digits"] not in DIGITS:
+        raise bad(f"digits must be one of {', '.join(DIGITS)}")
+    for name in ("script", "sample"):
+        if name in fields and not isinstance(fields[name], str):
+            raise bad(f"{name} must be text")
+    return fields
 
 
 def _extract(font):

@@ -60,11 +60,13 @@ def _plain(text):
 
 def build(source: Any, refs: dict, numbers: dict, info: Any, translations: Mapping,
           labels_pot: Any, *, draft: bool = False, reviewed_translation: bool = False,
-          paper: str, clinic: Any = None) -> Handout:
+          paper: str, clinic: Any = None, keep_words: bool = False, digits: str = "latn") -> Handout:
     """The Handout for locale ``info`` from the source and its translations.
 
     ``numbers`` maps citation keys to reference numbers (references.number);
-    ``labels_pot`` lists the template's labels. What has no translation is
+    ``labels_pot`` lists the template's labels; ``keep_words``: never break
+    a line inside a word; ``digits``: the digits numbers and the date are
+    printed in (both from fonts.toml [locale]). What has no translation is
     shown in English (only a draft gets this far with gaps), marked as
     English and, on a right-to-left page, kept left-to-right."""
     source_locale = info.code == SOURCE_LOCALE
@@ -83,12 +85,12 @@ def build(source: Any, refs: dict, numbers: dict, info: Any, translations: Mappi
         texts[unit.context], fell_back = translate(unit.context, unit.text)
         if fell_back:
             english.add(unit.context)
-    keep_words = info.locale.language == "ko"
 
     def render(unit: Any) -> Markup:
         html = markup.render(texts[unit.context], numbers=numbers, values=source.values,
                              locale=info.locale, rtl=rtl and unit.context not in english,
-                             keep_words=keep_words and unit.context not in english)
+                             keep_words=keep_words and unit.context not in english,
+                             digits="latn" if unit.context in english else digits)
         if unit.context in english:
             return Markup('<span lang="en" dir="ltr">%s</span>') % html
         return html
@@ -99,7 +101,7 @@ def build(source: Any, refs: dict, numbers: dict, info: Any, translations: Mappi
             total = source.values[b.rows[0].total][1]
             made["small"] = len(b.rows) == 1 and b.rows[0].label is None and total <= figures.SMALL
             unit_mm = figures.SMALL_UNIT_MM if made["small"] else figures.UNIT_MM
-            made["rows"] = [_figure_row(row, texts, render, source.values, info.locale, rtl, unit_mm)
+            made["rows"] = [_figure_row(row, texts, render, source.values, info.locale, rtl, unit_mm, digits)
                             for row in b.rows]
         return made
 
@@ -123,7 +125,7 @@ def build(source: Any, refs: dict, numbers: dict, info: Any, translations: Mappi
         sections=sections, disclaimer=render(source.disclaimer),
         references=tuple(references.render_list(refs, numbers, et_al)),
         version=source.version, reviewed_iso=source.reviewed.isoformat(),
-        reviewed=format_date(source.reviewed, format="long", locale=info.locale),
+        reviewed=markup.localize_digits(format_date(source.reviewed, format="long", locale=info.locale), digits),
         name=source.name, topic=source.topic, keywords=source.keywords, draft=draft,
         reviewed_translation=reviewed_translation or source_locale,
         labels=MappingProxyType(labels), missing=tuple(missing), clinic=clinic,
@@ -131,10 +133,10 @@ def build(source: Any, refs: dict, numbers: dict, info: Any, translations: Mappi
     )
 
 
-def _figure_row(row, texts, render, values, locale, rtl, unit_mm):
+def _figure_row(row, texts, render, values, locale, rtl, unit_mm, digits="latn"):
     """One row of an icon array: its label and its SVG, numbers from [values]."""
     filled, total = values[row.filled][1], values[row.total][1]
-    alt = markup.plain_text(texts[row.alt.context], values=values, locale=locale)
+    alt = markup.plain_text(texts[row.alt.context], values=values, locale=locale, digits=digits)
     return {
         "label": render(row.label) if row.label is not None else None,
         "svg": figures.icon_array(filled, total, alt, rtl=rtl, unit_mm=unit_mm),

@@ -10,7 +10,7 @@ Anything else, HTML included, is printed as text.
 import re
 from collections import Counter
 
-from babel.numbers import format_decimal, format_percent
+from babel.numbers import UnsupportedNumberingSystemError, format_decimal, format_percent
 from markupsafe import Markup, escape
 
 from .references import CITATION
@@ -35,12 +35,22 @@ def skeleton(text):
     return cites, names, stars
 
 
-def format_value(spec, locale):
-    """A [values] entry as locale text."""
+def format_value(spec, locale, digits="latn"):
+    """A [values] entry as locale text, in ``digits`` (fonts.DIGITS)."""
     kind, number = spec
-    if kind == "percent":
-        return format_percent(number, locale=locale)
-    return format_decimal(number, locale=locale)
+    formatter = format_percent if kind == "percent" else format_decimal
+    try:  # the numbering system's own separators and percent sign
+        text = formatter(number, locale=locale, numbering_system=digits)
+    except UnsupportedNumberingSystemError:
+        text = formatter(number, locale=locale)
+    return localize_digits(text, digits)
+
+
+def localize_digits(text, digits="latn"):
+    """``text`` with its digits 0-9 written in ``digits`` (fonts.DIGITS)."""
+    from .fonts import DIGITS
+
+    return text if digits == "latn" else text.translate(str.maketrans("0123456789", DIGITS[digits]))
 
 
 def _wrap_runs(text, pattern, opening):
@@ -63,7 +73,7 @@ def _plain(text, rtl, keep_words=False):
     return escape(text)
 
 
-def _inline(text, numbers, values, locale, rtl, keep_words=False):
+def _inline(text, numbers, values, locale, rtl, keep_words=False, digits="latn"):
     out = []
     last = 0
     for match in TOKEN.finditer(text):
@@ -74,21 +84,25 @@ def _inline(text, numbers, values, locale, rtl, keep_words=False):
             nums = ",".join(str(numbers[k]) if k in numbers else "?" for k in keys)
             out.append(Markup('<span class="cite" dir="ltr">[%s]</span>') % nums)
         else:
-            formatted = format_value(values[name], locale) if name in values else "{%s}" % name
+            formatted = format_value(values[name], locale, digits) if name in values else "{%s}" % name
             span = '<span class="num" dir="ltr">%s</span>' if rtl else '<span class="num">%s</span>'
             out.append(Markup(span) % formatted)
+            if text[match.end():match.end() + 1].isalpha():
+                # A unit or particle written against the number (20分钟, 20명):
+                # a word joiner keeps the line from breaking between them.
+                out.append(Markup("\u2060"))
         last = match.end()
     out.append(_plain(text[last:], rtl, keep_words))
     return Markup("").join(out)
 
 
-def plain_text(text, *, values, locale):
+def plain_text(text, *, values, locale, digits="latn"):
     """``text`` as plain words (for alternative text): numbers formatted for
     the locale, citation markers and bold stars dropped."""
     text = CITATION.sub("", text)
     text = BOLD.sub(lambda match: match.group(1), text)
     text = re.sub(r"\{([a-z_][a-z0-9_]*)\}",
-                  lambda m: format_value(values[m.group(1)], locale) if m.group(1) in values else m.group(0),
+                  lambda m: format_value(values[m.group(1)], locale, digits) if m.group(1) in values else m.group(0),
                   text)
     return re.sub(r"\s+", " ", text).strip()
 
@@ -99,7 +113,7 @@ def isolate(text, rtl):
     return _plain(text, rtl)
 
 
-def render(text, *, numbers, values, locale, rtl=False, keep_words=False):
+def render(text, *, numbers, values, locale, rtl=False, keep_words=False, digits="latn"):
     """``text`` as Markup: escaped, with bold, numbers and citations applied.
 
     ``numbers`` maps citation keys to reference numbers; ``values`` maps
@@ -109,10 +123,11 @@ def render(text, *, numbers, values, locale, rtl=False, keep_words=False):
     out = []
     last = 0
     for match in BOLD.finditer(text):
-        out.append(_inline(text[last:match.start()], numbers, values, locale, rtl, keep_words))
-        out.append(Markup("<strong>%s</strong>") % _inline(match.group(1), numbers, values, locale, rtl, keep_words))
+        out.append(_inline(text[last:match.start()], numbers, values, locale, rtl, keep_words, digits))
+        out.append(Markup("<strong>%s</strong>") % _inline(match.group(1), numbers, values, locale, rtl, keep_words,
+                                                           digits))
         last = match.end()
-    out.append(_inline(text[last:], numbers, values, locale, rtl, keep_words))
+    out.append(_inline(text[last:], numbers, values, locale, rtl, keep_words, digits))
     html = Markup("").join(out)
     # A marker at the end of a sentence sits after a no-break space.
     return Markup(re.sub(r"\s+(<span class=\"cite\")", "\u00a0\\1", str(html)))

@@ -207,7 +207,7 @@ class Renderer:
     def fetcher(self):
         if self._fetcher is None:
             isolate_fonts(self.project.templates_dir)
-            workarounds.install()
+            workarounds.install(self.manifest)
             from weasyprint.urls import URLFetcher, URLFetcherResponse
 
             renderer = self
@@ -244,7 +244,8 @@ class Renderer:
             self._css[("base",)] = CSS(
                 string=css.decode("utf-8", "replace"), base_url=(self.project.templates_dir / STYLESHEET).as_uri(),
                 url_fetcher=self.fetcher(), font_config=self._font_config)
-        stack_key = ("fonts", tuple(families))
+        typography = self.manifest.typography(code).css()  # line height, hyphens: fonts.toml [locale]
+        stack_key = ("fonts", tuple(families), typography)
         if stack_key not in self._css:
             faces = []
             for font in self.manifest.fonts:
@@ -258,6 +259,7 @@ class Renderer:
             if english != families:
                 latin = ", ".join(f'"{f}"' for f in english + [f for f in families if f not in english])
                 faces.append(f":lang(en) {{ font-family: {latin}; }}")
+            faces.append(typography)
             self._css[stack_key] = CSS(string="\n".join(faces), url_fetcher=self.fetcher(),
                                        font_config=self._font_config)
         page_key = ("page", paper)

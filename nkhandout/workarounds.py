@@ -3,9 +3,11 @@
 Each names the upstream issue it works around and the versions it was
 written for; ``install`` refuses any other version (pyproject.toml pins the
 range), since a patch of another version's internals could silently do harm.
-Both patches below are for one upstream bug: Kozea/WeasyPrint#2841, a glyph
-that is the second of a multi-glyph cluster (an Arabic letter with its marks)
-gets empty text in the PDF's ToUnicode map.
+Two patches are for one upstream bug: Kozea/WeasyPrint#2841, a glyph that is
+the second of a multi-glyph cluster (an Arabic letter with its marks) gets
+empty text in the PDF's ToUnicode map. The third gives the PDF each line's
+text where the glyphs are drawn out of order (Indic scripts): WeasyPrint 70
+writes no /ActualText (PDF 1.7, 14.9.4), so such lines copy scrambled.
 """
 
 import io
@@ -30,12 +32,16 @@ def check_version(version: str) -> None:
             hint="install the version pinned in constraints.txt (make setup)")
 
 
-def install() -> None:
-    """Install the patches once per process (WeasyPrint imported here)."""
+def install(manifest: Any = None) -> None:
+    """Install the patches once per process (WeasyPrint imported here);
+    ``manifest`` (fonts.toml) says which locales get whole-line text."""
     import weasyprint
     from weasyprint.pdf import fonts
 
     check_version(weasyprint.__version__)
+    if manifest is not None:
+        _ACTUAL_TEXT.update(key for key, entry in (manifest.locales or {}).items() if entry.get("actual_text"))
+    _install_actual_text()
     if getattr(fonts.Font, "_nkhandout_patched", False):
         return
     original = fonts.Font.__init__
@@ -99,3 +105,35 @@ def finish_pdf(_document: Any, pdf: Any) -> None:
             batch = entries[index:index + 100]
             body += [f"{len(batch)} beginbfchar".encode(), *batch, b"endbfchar"]
         obj.stream = lines[:start] + body + lines[end:]
+
+
+_ACTUAL_TEXT: set = set()  # locale codes and languages whose lines carry /ActualText
+
+
+def _install_actual_text() -> None:
+    """Whole-line text for scripts that draw glyphs out of order.
+
+    In Devanagari, Bengali and Gurmukhi a vowel sign may be drawn before the
+    consonant it follows, and a conjunct is one glyph for several letters.
+    Read glyph by glyph (copying, searching, screen readers), such a line
+    comes out scrambled. For the locales whose [locale] entry in
+    templates/fonts.toml says ``actual_text = true``, each drawn line is
+    wrapped in a marked-content span whose /ActualText is the line's text."""
+    from weasyprint.draw import text
+
+    if getattr(text.draw_first_line, "_nkhandout_patched", False):
+        return
+    original = text.draw_first_line
+
+    def draw_first_line(stream: Any, textbox: Any, *args: Any, **kwargs: Any) -> Any:
+        lang = (textbox.style["lang"] or "").replace("-", "_")
+        if not textbox.text.strip() or not (lang in _ACTUAL_TEXT or lang.split("_")[0] in _ACTUAL_TEXT):
+            return original(stream, textbox, *args, **kwargs)
+        stream.begin_marked_content("Span", pydyf.Dictionary({"ActualText": pydyf.String(textbox.text)}))
+        try:
+            return original(stream, textbox, *args, **kwargs)
+        finally:
+            stream.end_marked_content()
+
+    draw_first_line._nkhandout_patched = True  # type: ignore[attr-defined]
+    text.draw_first_line = draw_first_line
