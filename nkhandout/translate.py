@@ -69,18 +69,23 @@ def init_locale(project, code):
 def update(project):
     """Regenerate the template and merge it into every catalog.
 
-    Returns {code: [changed contexts]} for the catalogs that changed.
+    Returns {code: [changed contexts]} for the catalogs that changed. Every
+    catalog is read and merged before anything is written, so a catalog that
+    cannot be read leaves the template and all catalogs as they were.
     """
     inputs = builder.load_inputs(project)
     report = {}
-    _write_if_changed(project.template_file, pot_text(inputs))
+    merged_texts = []
     for code in builder.available(project):
         if code == SOURCE_LOCALE:
             continue
         path = project.catalog_file(code)
         loaded = catalog.load(path, project.relative(path), locale=code, inside=project.content_dir)
         merged, changed = catalog.merge(loaded, inputs.pot)
-        if _write_if_changed(path, catalog.dump(merged)):
+        merged_texts.append((code, path, catalog.dump(merged), changed))
+    _write_if_changed(project.template_file, pot_text(inputs))
+    for code, path, text, changed in merged_texts:
+        if _write_if_changed(path, text):
             report[code] = changed
     return report
 

@@ -18,6 +18,14 @@ def problems(msgid, msgstr):
         found.append(f"contains HTML {_HTML.search(msgstr).group(0)!r}; write plain text (use *word* for bold)")
     if _TEMPLATE.search(msgstr):
         found.append(f"contains template code {_TEMPLATE.search(msgstr).group(0)!r}; remove it")
+    # GNU msgfmt -c refuses a catalog where one of the two begins or ends
+    # with a line break and the other does not.
+    for edge, test in (("ends", str.endswith), ("begins", str.startswith)):
+        if msgstr and test(msgid, "\n") != test(msgstr, "\n"):
+            which = "translation" if test(msgstr, "\n") else "English"
+            other = "English" if which == "translation" else "translation"
+            found.append(f"the {which} {edge} with a line break (\\n) and the {other} does not; "
+                         "make them the same (GNU msgfmt refuses the catalog otherwise)")
     source_cites, source_names, source_stars = skeleton(msgid)
     cites, names, stars = skeleton(msgstr)
     if cites != source_cites:
