@@ -12,7 +12,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 L ?= es
 DEBIAN_PACKAGES := libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 \
-	fonts-noto-core fonts-noto-cjk poppler-utils qpdf zbar-tools chromium
+	fonts-noto-core fonts-noto-cjk poppler-utils qpdf zbar-tools chromium gettext
 
 .PHONY: setup system python fonts handout test bench clean
 

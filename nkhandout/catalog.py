@@ -500,7 +500,13 @@ def _entry_lines(message, obsolete, original):
     did not change kept as the file had it."""
     entry = _entry(message, obsolete)
     written = entry.__unicode__(wrapwidth=WIDTH).rstrip("\n").split("\n")
-    found = original.entries.get((obsolete, entry.msgctxt, entry.msgid)) if original is not None else None
+    found = None
+    if original is not None:
+        found = original.entries.get((obsolete, entry.msgctxt, entry.msgid))
+        if found is None and entry.msgctxt is not None:  # the English changed, its place did not
+            at_place = [value for (was_obsolete, context, _), value in original.entries.items()
+                        if was_obsolete == obsolete and context == entry.msgctxt]
+            found = at_place[0] if len(at_place) == 1 else None
     if found is None:
         return written
     signature, lines, parts, part_signatures = found
@@ -567,7 +573,7 @@ def _quoted_field(name, value):
 def _header(loaded):
     """The header entry's lines."""
     catalog = loaded.catalog
-    now = list(catalog.mime_headers)
+    now = [(name, str(value).strip()) for name, value in catalog.mime_headers]
     original = loaded.original
     if original is None:
         fields = [(k, v) for k, v in now if not k.startswith("X-")] + list(loaded.extra_headers.items())
