@@ -3,8 +3,8 @@
 #   make handout L=fr     ... another locale
 #   make test             set everything up, run the tests
 #   make bench            set everything up, run the benchmark
-# Setup installs Debian's packages (fonts, HarfBuzz subsetter, PDF tools, and
-# Chromium for the browser tests),
+# Setup installs Debian's packages (fonts, HarfBuzz subsetter, PDF tools,
+# Chromium for the browser tests and GNU gettext's msgfmt for the catalog tests),
 # a virtual environment in .venv with pinned Python packages, and the fonts.
 
 PYTHON ?= python3
