@@ -198,7 +198,8 @@ def load(path, where=None, locale=None, inside=None):
     entries = list(po)
     # Each polib entry is one block of lines after the header's; if the two
     # readings disagree, nothing is kept as written (everything is written anew).
-    keep = (len(blocks) == len(entries) + 1 and lines[blocks[0].msgid_line].startswith('msgid ""')
+    keep = (len(blocks) == len(entries) + 1 and blocks[0].msgid_line is not None
+            and lines[blocks[0].msgid_line].startswith('msgid ""')
             and all(lines[block.msgid_line].startswith("#~") == bool(entry.obsolete)
                     for block, entry in zip(blocks[1:], entries)))
     try:
@@ -206,7 +207,7 @@ def load(path, where=None, locale=None, inside=None):
         catalog[""] = Message("", "".join(f"{k}: {v}\n" for k, v in headers.items()),
                               user_comments=po.header.split("\n") if po.header else [],
                               flags=["fuzzy"] if po.metadata_is_fuzzy else [])
-        mime = dict(catalog.mime_headers)
+        mime = {name: str(value).strip() for name, value in catalog.mime_headers}
     except (ValueError, TypeError, AttributeError, IndexError, KeyError) as error:
         raise HandoutError(f"PO syntax error: {error}", where) from None
     original = None

@@ -36,6 +36,15 @@ def problems(msgid, msgstr):
         want = ", ".join("{%s}" % n for n in sorted(source_names.elements())) or "none"
         got = ", ".join("{%s}" % n for n in sorted(names.elements())) or "none"
         found.append(f"placeholders differ from the English: expected {want}, found {got}")
+    if source_names and not _TEMPLATE.search(msgstr):
+        # The entry is python-brace-format: GNU msgfmt -c refuses a "{" that
+        # starts no placeholder, or starts one the English does not have.
+        for match in re.finditer(r"\{([^{}]*)\}|\{", msgstr):
+            name = match.group(1)
+            if name is None or not re.fullmatch(r"[a-z_][a-z0-9_]*", name):  # else: "placeholders differ"
+                found.append(f"{match.group(0)[:30]!r} is not a placeholder of the English; "
+                             "remove the { (GNU msgfmt refuses the catalog otherwise)")
+                break
     if stars != source_stars or stars % 2:
         found.append(f"bold markers (*) differ: the English has {source_stars}, the translation {stars}")
     return found

@@ -11,6 +11,8 @@ import subprocess
 
 import polib
 import pytest
+from babel.messages.catalog import Catalog
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from nkhandout import build, catalog
 
@@ -299,3 +301,60 @@ def test_placeholder_comments_say_what_each_placeholder_holds(project):
     assert "{quenby_women} = 29, a number" in comments["for.item4"]
     shipped = entry(project.catalog_file("fr"), "for.item4")
     assert "{nk_after} = 9% in English, a percentage" in " ".join(shipped.comment.split())
+
+
+@pytest.mark.parametrize("change, msgfmt_refuses", [
+    (lambda s: s, False),
+    (lambda s: s + " }", False),  # msgfmt takes a lone } in Python brace format
+    (lambda s: s + " {", True),
+    (lambda s: s.replace("{minutes}", "{Minutes}"), True),
+    (lambda s: s.replace("{minutes}", "{ minutes }"), True),
+    (lambda s: s.replace("{minutes}", "{minutes:d}"), True),
+    (lambda s: s.replace("{minutes}", ""), True),
+    (lambda s: s + "\n", True),
+    (lambda s: "\n" + s, True),
+])
+def test_what_msgfmt_refuses_in_a_translation_check_refuses(project, change, msgfmt_refuses):
+    es = project.catalog_file("es")
+    loaded = catalog.load(es, locale="es")
+    message = next(m for m in loaded.catalog if m.context == "against.item1")
+    assert "{minutes}" in message.id and "python-brace-format" in message.flags
+    message.string = change(message.string)
+    es.write_text(catalog.dump(loaded), "utf-8")
+    status, messages = msgfmt(es)
+    assert (status != 0) == msgfmt_refuses, messages
+    state = build.locale_state(build.load_inputs(project), "es")
+    refused = [text for line, text in state.problems if text.startswith("against.item1:")]
+    assert bool(refused) == msgfmt_refuses, refused
+    if refused:
+        assert all(line == message.lineno for line, text in state.problems)
+
+
+TEXT = st.lists(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp"))
+                | st.sampled_from(['"', "\\", "\t", "\n", " ", "\\n", '\\"', "word "]),
+                min_size=1, max_size=120).map("".join)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(msgid=TEXT, msgstr=TEXT, old=TEXT)
+def test_any_text_round_trips_through_dump_msgfmt_and_load(tmp_path, msgid, msgstr, old):
+    """Quotes, backslashes, tabs, line breaks and long lines: what dump writes
+    msgfmt -c accepts, and load (and polib) read back the same strings."""
+    def edges(text):
+        return text.startswith("\n"), text.endswith("\n")
+
+    assume(msgid.strip() and edges(msgstr) == edges(msgid))
+    po = Catalog(locale="it", fuzzy=False)
+    # Only the flags given: none of the format flags Babel adds by looking at the text.
+    po.add(msgid, msgstr, context="ctx", previous_id=[old]).flags = {"fuzzy"}
+    po.add(msgid, msgstr, context="ctx2").flags = set()
+    path = tmp_path / "it.po"
+    path.write_text(catalog.dump(catalog.Loaded(po, {"X-Review-Status": "unreviewed"}, "it")), "utf-8")
+    status, messages = msgfmt(path)
+    assert status == 0, messages
+    loaded = catalog.load(path, locale="it")
+    fuzzy = loaded.catalog.get(msgid, context="ctx")
+    assert (fuzzy.string, fuzzy.previous_id, fuzzy.fuzzy) == (msgstr, [old], True)
+    assert loaded.catalog.get(msgid, context="ctx2").string == msgstr
+    assert entry(path, "ctx").previous_msgid == old
+    assert catalog.dump(loaded) == path.read_text("utf-8")
