@@ -87,6 +87,7 @@ class Original:
     entries: dict = field(default_factory=dict)
     tail: list = field(default_factory=list)  # comment lines after the last entry
     blank_end: int = 0  # empty lines at the end of the file
+    gaps: dict = field(default_factory=dict)  # (obsolete, context, msgid) or "tail" -> empty lines before it
 
 
 def header_problems(loaded, code, file_name):
@@ -217,6 +218,8 @@ def load(path, where=None, locale=None, inside=None):
         original = Original(newline, header, head, groups, list(headers.items()), mime)
         original.tail = lines[tail.start:tail.end] if tail else []
         original.blank_end = blank_end
+        if tail:
+            original.gaps["tail"] = tail.start - blocks[-1].end
     for index, entry in enumerate(entries):
         block = blocks[index + 1] if keep else None
         message = _message(entry, block.msgid_line + 1 if block else entry.linenum)
@@ -226,8 +229,9 @@ def load(path, where=None, locale=None, inside=None):
             catalog[message.id] = message
         if original is not None:
             written = lines[block.start:block.end]
-            original.entries[(bool(entry.obsolete), entry.msgctxt, entry.msgid)] = (
-                _signature(entry), written, _parts(written), _part_signatures(entry))
+            key = (bool(entry.obsolete), entry.msgctxt, entry.msgid)
+            original.entries[key] = (_signature(entry), written, _parts(written), _part_signatures(entry))
+            original.gaps[key] = block.start - blocks[index].end
     header_lines = {}
     for name in ("Language", "Plural-Forms"):
         at = re.search(r'^"' + name + ":", text, re.M)
@@ -402,6 +406,8 @@ def check_header_value(name, value, error=HandoutError):
 
 
 _STRING = re.compile(r'^"(?:[^"\\]|\\.)*"$')
+# The escapes every PO tool reads alike; msgfmt refuses most others (\q, \e, \u).
+_ESCAPE = re.compile(r'\\(?:[^ntr"\\]|$)')
 _KEYWORD = re.compile(r'^(msgctxt|msgid|msgid_plural|msgstr(?:\[\d+\])?)\s+(.*)$')
 _PREVIOUS_KEYWORDS = ("msgctxt", "msgid", "msgid_plural")
 
@@ -440,6 +446,10 @@ def _lint(text, where):
         if not _STRING.match(value):
             raise HandoutError("PO syntax error: string not closed with a quote (or a stray quote inside)",
                                where_line, 'write quotes inside text as \\"')
+        odd = _ESCAPE.search(re.sub(r"\\\\", "", value))
+        if odd:
+            raise HandoutError(f"PO syntax error: unknown escape {odd.group(0)!r}", where_line,
+                               "a backslash starts \\n, \\t, \\\" or \\\\; write a backslash itself as \\\\")
 
 
 def _check_duplicates(text, where):
@@ -481,17 +491,18 @@ def dump(loaded):
     for name, value in loaded.extra_headers.items():
         check_header_value(name, value)
     original = loaded.original
-    chunks = [_header(loaded)]
-    for message in loaded.catalog:
-        if message.id:
-            chunks.append(_entry_lines(message, False, original))
-    for message in loaded.catalog.obsolete.values():
-        chunks.append(_entry_lines(message, True, original))
+    gaps = original.gaps if original is not None else {}
+    lines = list(_header(loaded))
+    messages = [(m, False) for m in loaded.catalog if m.id]
+    messages += [(m, True) for m in loaded.catalog.obsolete.values()]
+    for message, obsolete in messages:
+        key = (obsolete, message.context, message.id[0] if isinstance(message.id, (list, tuple)) else message.id)
+        lines += [""] * gaps.get(key, 1) + _entry_lines(message, obsolete, original)
     if original is not None and original.tail:
-        chunks.append(original.tail)
+        lines += [""] * gaps.get("tail", 1) + original.tail
+    lines += [""] * (original.blank_end if original is not None else 0)
     newline = original.newline if original is not None else "\n"
-    end = newline * (1 + (original.blank_end if original is not None else 0))
-    return (newline * 2).join(newline.join(chunk) for chunk in chunks) + end
+    return newline.join(lines) + newline
 
 
 def _entry_lines(message, obsolete, original):

@@ -358,3 +358,40 @@ def test_any_text_round_trips_through_dump_msgfmt_and_load(tmp_path, msgid, msgs
     assert loaded.catalog.get(msgid, context="ctx2").string == msgstr
     assert entry(path, "ctx").previous_msgid == old
     assert catalog.dump(loaded) == path.read_text("utf-8")
+
+
+HEADER = 'msgid ""\nmsgstr ""\n"Language: es\\n"\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+
+
+@pytest.mark.parametrize("body, line, message", [
+    ('msgid "a"\nmsgstr "b\\qc"\n', 7, "unknown escape '\\\\q'"),
+    ('msgid "a"\nmsgstr "caf\\u00e9"\n', 7, "unknown escape '\\\\u'"),
+    ('#| msgid "x"\n#| are you\nmsgid "a"\nmsgstr "b"\n', 7, "old English (#| line): unknown keyword 'are'"),
+    ('#| msgstr "x"\nmsgid "a"\nmsgstr "b"\n', 6, "old English (#| line): unknown keyword 'msgstr'"),
+    ('#~ msgid "a"\n#~ are "b"\n', 7, "unknown keyword 'are'"),
+    ('msgid "a"\nmsgstr "b"\n\n#~ msgid "a\n#~ msgstr "b"\n', 9, "string not closed"),
+])
+def test_syntax_msgfmt_refuses_is_refused_with_its_line(tmp_path, body, line, message):
+    path = tmp_path / "es.po"
+    path.write_text(HEADER + body, "utf-8")
+    status, messages = msgfmt(path)
+    assert status != 0 and f"es.po:{line}:" in messages
+    with pytest.raises(catalog.HandoutError) as caught:
+        catalog.load(path, "content/locales/es.po")
+    assert str(caught.value).startswith(f"content/locales/es.po:{line}: PO syntax error")
+    assert message in str(caught.value)
+
+
+@pytest.mark.parametrize("body", [
+    'msgid "a"\nmsgstr "b\\\\qc \\"quoted\\" \\t"\n',
+    '# translator\'s note\n#. comment\n#: content/handout.toml:3\n#, fuzzy\n#| msgctxt "old"\n#| msgid ""\n'
+    '#| "long "\n#| "old"\nmsgctxt "c"\nmsgid "a"\nmsgstr "b"\n',
+    'msgid "a"\nmsgstr "b"\n\n#~ msgctxt "gone"\n#~ msgid ""\n#~ "x"\n#~ msgstr "y"\n',
+    'msgid "a"\nmsgstr ""\n"b"\n"c"\n\n\n\nmsgid "d"\nmsgstr "e"\n# a note at the end\n',
+])
+def test_what_msgfmt_accepts_is_read_and_written_back_unchanged(tmp_path, body):
+    path = tmp_path / "es.po"
+    path.write_text(HEADER + body, "utf-8")
+    assert msgfmt(path)[0] == 0
+    loaded = catalog.load(path, "content/locales/es.po")
+    assert catalog.dump(loaded) == HEADER + body
