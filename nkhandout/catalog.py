@@ -88,6 +88,7 @@ class Original:
     tail: list = field(default_factory=list)  # comment lines after the last entry
     blank_end: int = 0  # empty lines at the end of the file
     gaps: dict = field(default_factory=dict)  # (obsolete, context, msgid) or "tail" -> empty lines before it
+    final_newline: bool = True  # whether the last line ends with a line end
 
 
 def header_problems(loaded, code, file_name):
@@ -218,6 +219,7 @@ def load(path, where=None, locale=None, inside=None):
         original = Original(newline, header, head, groups, list(headers.items()), mime)
         original.tail = lines[tail.start:tail.end] if tail else []
         original.blank_end = blank_end
+        original.final_newline = text.endswith("\n")
         if tail:
             original.gaps["tail"] = tail.start - blocks[-1].end
     for index, entry in enumerate(entries):
@@ -502,7 +504,7 @@ def dump(loaded):
         lines += [""] * gaps.get("tail", 1) + original.tail
     lines += [""] * (original.blank_end if original is not None else 0)
     newline = original.newline if original is not None else "\n"
-    return newline.join(lines) + newline
+    return newline.join(lines) + (newline if original is None or original.final_newline else "")
 
 
 def _entry_lines(message, obsolete, original):

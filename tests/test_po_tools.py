@@ -388,6 +388,7 @@ def test_syntax_msgfmt_refuses_is_refused_with_its_line(tmp_path, body, line, me
     '#| "long "\n#| "old"\nmsgctxt "c"\nmsgid "a"\nmsgstr "b"\n',
     'msgid "a"\nmsgstr "b"\n\n#~ msgctxt "gone"\n#~ msgid ""\n#~ "x"\n#~ msgstr "y"\n',
     'msgid "a"\nmsgstr ""\n"b"\n"c"\n\n\n\nmsgid "d"\nmsgstr "e"\n# a note at the end\n',
+    'msgid "a"\nmsgstr "no line end after the last line"',
 ])
 def test_what_msgfmt_accepts_is_read_and_written_back_unchanged(tmp_path, body):
     path = tmp_path / "es.po"
