@@ -265,10 +265,33 @@ def _message(entry, lineno):
     return message
 
 
+class _POEntry(polib.POEntry):
+    """polib's entry, whose text with line breaks is also wrapped a line at a
+    time (as GNU gettext does), not left in lines of any length."""
+
+    def _str_field(self, fieldname, delflag, plural_index, field, wrapwidth=78):
+        import textwrap
+
+        lines = super()._str_field(fieldname, delflag, plural_index, field, wrapwidth)
+        if len(lines) < 2 or not wrapwidth:
+            return lines
+        result = [lines[0]]
+        for line in lines[1:]:
+            inner = line[len(delflag) + 1:-1]  # escaped, between the quotes
+            if len(line) <= wrapwidth or " " not in inner:
+                result.append(line)
+                continue
+            pieces = textwrap.wrap(inner, max(wrapwidth - 2 - len(delflag), 20), drop_whitespace=False,
+                                   break_long_words=False, break_on_hyphens=False, expand_tabs=False,
+                                   replace_whitespace=False)
+            result += [f'{delflag}"{piece}"' for piece in pieces]
+        return result
+
+
 def _entry(message, obsolete=False):
     """The polib entry for Babel's Message ``message``."""
     plural = isinstance(message.id, (list, tuple))
-    entry = polib.POEntry(
+    entry = _POEntry(
         msgid=message.id[0] if plural else message.id, msgctxt=message.context, obsolete=obsolete,
         flags=sorted(message.flags), comment="\n".join(message.auto_comments),
         tcomment="\n".join(message.user_comments),
