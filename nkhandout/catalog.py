@@ -9,6 +9,7 @@ file's line ends (LF or CRLF). Only new and changed entries are written anew."""
 
 import datetime
 import io
+import json
 import re
 from dataclasses import dataclass, field
 
@@ -765,6 +766,7 @@ class Gap:
     context: str
     line: int  # of the entry in the catalog, 0 when it has none
     kind: str  # "untranslated", "blank", "fuzzy" or "edited"
+    english: str = ""  # for "edited": the template's English
 
     @property
     def message(self):
@@ -775,9 +777,10 @@ class Gap:
             return (f"{self.context}: translation is blank (only spaces, punctuation or markup); "
                     "translate it")
         if self.kind == "edited":
+            shown = self.english if len(self.english) <= 60 else self.english[:57] + "..."
             return (f"{self.context}: msgid edited: it is not the English of the template; "
-                    "put the English back (a msgid is never changed in a catalog), "
-                    "or run `nkhandout update` if the English source changed")
+                    f"put the English back (msgid {json.dumps(shown, ensure_ascii=False)}; a msgid is "
+                    "never changed in a catalog), or run `nkhandout update` if the English source changed")
         return f"{self.context}: untranslated"
 
 
@@ -809,7 +812,7 @@ def gaps(catalog, pot):
     """Every template string that is untranslated, blank, fuzzy or whose
     msgid was edited, in template order: the one place that decides whether a
     catalog is complete."""
-    edited = {context: line for line, context, _ in edited_msgids(catalog, pot)}
+    edited = {context: (line, english) for line, context, english in edited_msgids(catalog, pot)}
     found = []
     for message in pot:
         if not message.id:
@@ -818,7 +821,7 @@ def gaps(catalog, pot):
         line = getattr(entry, "lineno", 0) or 0
         context = message.context or message.id[:30]
         if entry is None and message.context in edited:
-            found.append(Gap(context, edited[message.context], "edited"))
+            found.append(Gap(context, edited[message.context][0], "edited", message.id))
         elif entry is None or not entry.string:
             found.append(Gap(context, line, "untranslated"))
         elif not translated(message.id, entry.string):

@@ -287,6 +287,7 @@ def test_an_edited_msgid_is_diagnosed_as_such_with_its_line(cli, project, out):
     checked = cli("check", "--lang", "es")
     assert checked.exit_code == 1
     assert f"content/locales/es.po:{line}: for.heading: msgid edited" in checked.output
+    assert 'put the English back (msgid "Why some doctors test for NK cells"' in checked.output
     built = cli("build", "--lang", "es", "--out", str(out))
     assert built.exit_code == 1 and f"es.po:{line}: for.heading: msgid edited" in built.output
 
