@@ -313,15 +313,8 @@ def _entry(message, obsolete=False):
 
 def _signature(entry):
     """What an entry says, whatever its wrapping: equal signatures are the same entry."""
-    def words(text):
-        return " ".join((text or "").split())
-
-    return (bool(entry.obsolete), entry.msgctxt, entry.msgid, entry.msgid_plural or None,
-            entry.msgstr if not entry.msgid_plural else None,
-            tuple(sorted(entry.msgstr_plural.items())) if entry.msgid_plural else None,
-            frozenset(entry.flags), words(entry.comment), words(entry.tcomment),
-            () if entry.obsolete else tuple((path, line or "") for path, line in entry.occurrences),
-            entry.previous_msgctxt, entry.previous_msgid, entry.previous_msgid_plural)
+    parts = _part_signatures(entry)
+    return (bool(entry.obsolete),) + tuple(parts[kind] for kind in _PARTS)
 
 
 @dataclass
