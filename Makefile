@@ -3,8 +3,8 @@
 #   make handout L=fr     ... another locale
 #   make test             set everything up, run the tests
 #   make bench            set everything up, run the benchmark
-# Setup installs Debian's packages (fonts, HarfBuzz subsetter, PDF tools, and
-# Chromium for the browser tests),
+# Setup installs Debian's packages (fonts, HarfBuzz subsetter, PDF tools,
+# Chromium for the browser tests and GNU gettext's msgfmt for the catalog tests),
 # a virtual environment in .venv with pinned Python packages, and the fonts.
 
 PYTHON ?= python3
@@ -12,7 +12,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 L ?= es
 DEBIAN_PACKAGES := libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 \
-	fonts-noto-core fonts-noto-cjk poppler-utils qpdf zbar-tools chromium
+	fonts-noto-core fonts-noto-cjk poppler-utils qpdf zbar-tools chromium gettext
 
 .PHONY: setup system python fonts handout test bench clean
 

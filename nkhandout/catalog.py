@@ -1,13 +1,21 @@
-"""Gettext catalogs through Babel: build the template, read, merge, write."""
+"""Gettext catalogs: the template through Babel (extraction, CLDR plural
+data, the in-memory Catalog); PO files read and written through polib, which
+keeps previous msgids (``#|``), every header and line numbers.
+
+Writing keeps what it does not change: an entry whose content is the same as
+when the file was read is written back exactly as it was (its wrapping, its
+comments' layout), and so are the header lines no command changed and the
+file's line ends (LF or CRLF). Only new and changed entries are written anew."""
 
 import datetime
 import io
+import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from babel.messages.catalog import Catalog
+import polib
+from babel.messages.catalog import Catalog, Message
 from babel.messages.extract import extract
-from babel.messages.pofile import PoFileError, read_po, write_po
 
 from . import content, references
 from .errors import HandoutError
@@ -78,6 +86,25 @@ class Loaded:
     raw_language: str | None
     plural_forms: str | None = None
     header_lines: dict | None = None  # header name -> line in the file
+    original: "Original | None" = None  # the file as read; None for a catalog not read from disk
+
+
+@dataclass
+class Original:
+    """A PO file as it was read: what writing it back keeps."""
+
+    newline: str  # "\n" or "\r\n"
+    header: list  # the header entry's lines, its comments included
+    head: list  # the header's lines before its msgstr
+    groups: list  # [(field name or None, [lines])]: the header msgstr, a field at a time
+    fields: list  # [(name, value)] of the header, in the file's order
+    mime: dict  # Babel's header values of the catalog as read
+    # (obsolete, context, msgid) -> (signature, [lines], {part: [lines]}, {part: signature})
+    entries: dict = field(default_factory=dict)
+    tail: list = field(default_factory=list)  # comment lines after the last entry
+    blank_end: int = 0  # empty lines at the end of the file
+    gaps: dict = field(default_factory=dict)  # (obsolete, context, msgid) or "tail" -> empty lines before it
+    final_newline: bool = True  # whether the last line ends with a line end
 
 
 def header_problems(loaded, code, file_name):
@@ -132,8 +159,15 @@ def _raw_headers(text):
     return fields
 
 
+WIDTH = 76  # columns new and changed entries are wrapped to
+
+
 def load(path, where=None, locale=None, inside=None):
-    """Read the PO file at ``path``; a syntax error names file and line."""
+    """Read the PO file at ``path``; a syntax error names file and line.
+
+    Any wrapping, LF or CRLF line ends, and the headers Poedit, Weblate or
+    GNU gettext write are accepted; what GNU ``msgfmt`` would refuse as
+    syntax is refused here, with its line."""
     from .project import read_limited
 
     where = where or str(path)
@@ -143,17 +177,20 @@ def load(path, where=None, locale=None, inside=None):
     if raw.startswith(b"\xef\xbb\xbf"):
         raise HandoutError("file starts with a byte order mark (BOM)", f"{where}:1",
                            "save it as UTF-8 without BOM")
-    if b"\r" in raw:
-        line = raw[: raw.index(b"\r")].count(b"\n") + 1
-        raise HandoutError("Windows (CRLF) line ends", f"{where}:{line}",
-                           "save the file with Unix (LF) line ends")
     if b"\0" in raw:
         raise HandoutError("file contains NUL bytes; it is not a text catalog", where)
+    lone = re.search(rb"\r(?!\n)", raw)
+    if lone:
+        line = raw[: lone.start()].count(b"\n") + 1
+        raise HandoutError("a carriage return (CR) that does not end a line", f"{where}:{line}",
+                           "save the file with Unix (LF) or Windows (CRLF) line ends")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
         line = raw[: error.start].count(b"\n") + 1
         raise HandoutError("not valid UTF-8", f"{where}:{line}", "save the file as UTF-8") from None
+    newline = "\r\n" if "\r\n" in text and text.count("\r\n") == text.count("\n") else "\n"
+    text = text.replace("\r\n", "\n")
     headers = _raw_headers(text)
     if headers is None:
         raise HandoutError("no header entry (msgid \"\" with Language, Content-Type)", f"{where}:1",
@@ -163,24 +200,209 @@ def load(path, where=None, locale=None, inside=None):
         raise HandoutError("Content-Type header must say charset=UTF-8", f"{where}:1")
     _lint(text, where)
     _check_duplicates(text, where)
-    text, previous = _take_previous(text)
     try:
-        catalog = read_po(io.StringIO(text), locale=locale, abort_invalid=True, charset="utf-8")
-    except PoFileError as error:
-        raise HandoutError(f"PO syntax error: {error.args[0].rsplit(' on ', 1)[0]}",
-                           f"{where}:{error.lineno + 1}") from None
+        po = polib.pofile(text, encoding="utf-8", wrapwidth=WIDTH, check_for_duplicates=False)
+    except (OSError, ValueError) as error:
+        found = re.search(r"\(line (\d+)\)(?::\s*(.*))?", str(error))
+        detail = found.group(2) if found and found.group(2) else "entry is not msgctxt, msgid, msgstr in that order"
+        raise HandoutError(f"PO syntax error: {detail}",
+                           f"{where}:{found.group(1)}" if found else where) from None
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    blank_end = len(lines) - len("\n".join(lines).rstrip().split("\n"))
+    blocks = _blocks(lines)
+    tail = blocks.pop() if blocks and blocks[-1].msgid_line is None else None
+    entries = list(po)
+    # Each polib entry is one block of lines after the header's; if the two
+    # readings disagree, nothing is kept as written (everything is written anew).
+    keep = (len(blocks) == len(entries) + 1 and blocks[0].msgid_line is not None
+            and lines[blocks[0].msgid_line].startswith('msgid ""')
+            and all(lines[block.msgid_line].startswith("#~") == bool(entry.obsolete)
+                    for block, entry in zip(blocks[1:], entries)))
+    try:
+        catalog = Catalog(locale=locale, charset="utf-8")
+        catalog[""] = Message("", "".join(f"{k}: {v}\n" for k, v in headers.items()),
+                              user_comments=po.header.split("\n") if po.header else [],
+                              flags=["fuzzy"] if po.metadata_is_fuzzy else [])
+        mime = {name: str(value).strip() for name, value in catalog.mime_headers}
     except (ValueError, TypeError, AttributeError, IndexError, KeyError) as error:
         raise HandoutError(f"PO syntax error: {error}", where) from None
-    for message in catalog:
-        message.auto_comments = [c for c in message.auto_comments if c]
-        if message.lineno in previous:
-            message.previous_id = [previous[message.lineno]]
-    extra = {k: v for k, v in headers.items() if k.startswith("X-")}
+    original = None
+    if keep:
+        header = lines[blocks[0].start:blocks[0].end]
+        head, groups = _header_groups(header)
+        original = Original(newline, header, head, groups, list(headers.items()), mime)
+        original.tail = lines[tail.start:tail.end] if tail else []
+        original.blank_end = blank_end
+        original.final_newline = text.endswith("\n")
+        if tail:
+            original.gaps["tail"] = tail.start - blocks[-1].end
+    for index, entry in enumerate(entries):
+        block = blocks[index + 1] if keep else None
+        message = _message(entry, block.msgid_line + 1 if block else entry.linenum)
+        if entry.obsolete:
+            catalog.obsolete[message.id if message.context is None else (message.id, message.context)] = message
+        else:
+            catalog[message.id] = message
+        if original is not None:
+            written = lines[block.start:block.end]
+            key = (bool(entry.obsolete), entry.msgctxt, entry.msgid)
+            original.entries[key] = (_signature(entry), written, _parts(written), _part_signatures(entry))
+            original.gaps[key] = block.start - blocks[index].end
     header_lines = {}
     for name in ("Language", "Plural-Forms"):
         at = re.search(r'^"' + name + ":", text, re.M)
         header_lines[name] = text[: at.start()].count("\n") + 1 if at else 1
-    return Loaded(catalog, extra, headers.get("Language"), headers.get("Plural-Forms"), header_lines)
+    extra = {k: v for k, v in headers.items() if k.startswith("X-")}
+    return Loaded(catalog, extra, headers.get("Language"), headers.get("Plural-Forms"), header_lines, original)
+
+
+def _message(entry, lineno):
+    """Babel's Message for the polib entry ``entry``."""
+    locations = [(path, int(line)) if str(line).isdigit() else (path, None)
+                 for path, line in entry.occurrences]
+    if entry.msgid_plural:
+        msgid = (entry.msgid, entry.msgid_plural)
+        string = tuple(entry.msgstr_plural[k] for k in sorted(entry.msgstr_plural))
+    else:
+        msgid, string = entry.msgid, entry.msgstr
+    previous = [entry.previous_msgid] if entry.previous_msgid is not None else []
+    if previous and entry.previous_msgid_plural is not None:
+        previous.append(entry.previous_msgid_plural)
+    message = Message(msgid, string, locations=locations, flags=entry.flags,
+                      auto_comments=[c for c in (entry.comment or "").split("\n") if c],
+                      user_comments=entry.tcomment.split("\n") if entry.tcomment else [],
+                      previous_id=previous, lineno=lineno, context=entry.msgctxt)
+    # The flags the file has, not those Babel adds by looking at the English.
+    message.flags = set(entry.flags)
+    # Babel has no place for a previous msgctxt (``#| msgctxt``); kept alongside.
+    message.previous_context = entry.previous_msgctxt
+    return message
+
+
+class _POEntry(polib.POEntry):
+    """polib's entry, whose text with line breaks is also wrapped a line at a
+    time (as GNU gettext does), not left in lines of any length."""
+
+    def _str_field(self, fieldname, delflag, plural_index, field, wrapwidth=78):
+        import textwrap
+
+        lines = super()._str_field(fieldname, delflag, plural_index, field, wrapwidth)
+        if len(lines) < 2 or not wrapwidth:
+            return lines
+        result = [lines[0]]
+        for line in lines[1:]:
+            inner = line[len(delflag) + 1:-1]  # escaped, between the quotes
+            if len(line) <= wrapwidth or " " not in inner:
+                result.append(line)
+                continue
+            pieces = textwrap.wrap(inner, max(wrapwidth - 2 - len(delflag), 20), drop_whitespace=False,
+                                   break_long_words=False, break_on_hyphens=False, expand_tabs=False,
+                                   replace_whitespace=False)
+            result += [f'{delflag}"{piece}"' for piece in pieces]
+        return result
+
+
+def _entry(message, obsolete=False):
+    """The polib entry for Babel's Message ``message``."""
+    plural = isinstance(message.id, (list, tuple))
+    entry = _POEntry(
+        msgid=message.id[0] if plural else message.id, msgctxt=message.context, obsolete=obsolete,
+        flags=sorted(message.flags), comment="\n".join(message.auto_comments),
+        tcomment="\n".join(message.user_comments),
+        occurrences=[(path, str(line) if line else "") for path, line in message.locations])
+    if plural:
+        entry.msgid_plural = message.id[1]
+        entry.msgstr_plural = dict(enumerate(message.string or ("",)))
+    else:
+        entry.msgstr = message.string or ""
+    previous = list(message.previous_id or ())
+    if previous:
+        entry.previous_msgid = previous[0]
+        if plural and len(previous) > 1:
+            entry.previous_msgid_plural = previous[1]
+        entry.previous_msgctxt = getattr(message, "previous_context", None)
+    return entry
+
+
+def _signature(entry):
+    """What an entry says, whatever its wrapping: equal signatures are the same entry."""
+    parts = _part_signatures(entry)
+    return (bool(entry.obsolete),) + tuple(parts[kind] for kind in _PARTS)
+
+
+@dataclass
+class _Block:
+    start: int  # first line (0-based)
+    end: int  # after the last line
+    msgid_line: int | None  # line of its msgid, None for comments alone
+
+
+def _blocks(lines):
+    """The entries of a PO file as line ranges, in order. An entry runs from
+    its first comment to its last msgstr line; comments before a blank line
+    belong to the next entry (as GNU gettext and polib read them)."""
+    blocks = []
+    start = msgid_line = None
+    in_msgstr = False
+    for index, line in enumerate(lines):
+        stripped = line.strip()
+        body = stripped[2:].lstrip() if stripped.startswith("#~") else stripped
+        if stripped.startswith("#~|"):
+            kind = "comment"
+        elif not stripped:
+            kind = "blank"
+        elif body.startswith("#") or (stripped.startswith("#") and not stripped.startswith("#~")):
+            kind = "comment"
+        else:
+            kind = body.split(" ", 1)[0].split("[", 1)[0]  # msgctxt, msgid, msgid_plural, msgstr or a "string"
+            if not body:
+                kind = "comment"
+        if kind == "blank":
+            if in_msgstr:
+                blocks.append(_Block(start, index, msgid_line))
+                start = msgid_line = None
+                in_msgstr = False
+            continue
+        if in_msgstr and kind in ("comment", "msgctxt", "msgid"):
+            blocks.append(_Block(start, index, msgid_line))
+            start = msgid_line = None
+            in_msgstr = False
+        if start is None:
+            start = index
+        if kind == "msgid":
+            msgid_line = index
+        elif kind == "msgstr":
+            in_msgstr = True
+    if start is not None:
+        end = len(lines)
+        while end > start and not lines[end - 1].strip():
+            end -= 1
+        blocks.append(_Block(start, end, msgid_line))
+    return blocks
+
+
+def _header_groups(header):
+    """The header entry's lines before its msgstr, and its msgstr's quoted
+    lines grouped a field at a time: [(name, [lines])]."""
+    at = next((i for i, line in enumerate(header) if line.startswith("msgstr")), len(header))
+    groups, pending, text = [], [], ""
+    for index in range(at, len(header)):
+        line = header[index]
+        quoted = line[len("msgstr"):].strip() if index == at else line.strip()
+        piece = _unescape(quoted[1:-1]) if len(quoted) >= 2 else ""
+        if index == at and not piece:
+            continue
+        pending.append(quoted if index == at else line)
+        text += piece
+        if text.endswith("\n"):
+            found = _HEADER_LINE.match(text.strip())
+            groups.append((found.group(1) if found else None, pending))
+            pending, text = [], ""
+    if pending:
+        groups.append((None, pending))
+    return header[:at], groups
 
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
@@ -217,57 +439,51 @@ def check_header_value(name, value, error=HandoutError):
                     hint="give it as one line of plain text, without control characters or backslashes")
 
 
-def _unquote(chunk):
-    chunk = chunk.strip()
-    if len(chunk) < 2 or chunk[0] != '"' or chunk[-1] != '"':
-        return ""
-    return chunk[1:-1].replace('\\"', '"').replace("\\n", "\n").replace("\\t", "\t").replace("\\\\", "\\")
-
-
-def _take_previous(text):
-    """Babel does not read ``#| msgid`` lines: take them out, keyed by entry line.
-
-    The lines become empty ``#.`` comments so that line numbers stay true.
-    """
-    lines = text.split("\n")
-    previous = {}
-    pending = None
-    for index, line in enumerate(lines):
-        if line.startswith("#| msgid "):
-            pending = _unquote(line[len("#| msgid "):])
-            lines[index] = "#."
-        elif line.startswith('#| "') and pending is not None:
-            pending += _unquote(line[3:])
-            lines[index] = "#."
-        elif line.startswith("#|"):
-            lines[index] = "#."
-        elif line.startswith("msgid ") and pending is not None:
-            previous[index + 1] = pending
-            pending = None
-        elif not line.strip():
-            pending = None
-    return "\n".join(lines), previous
-
-
 _STRING = re.compile(r'^"(?:[^"\\]|\\.)*"$')
+# The escapes every PO tool reads alike; msgfmt refuses most others (\q, \e, \u).
+_ESCAPE = re.compile(r'\\(?:[^ntr"\\]|$)')
 _KEYWORD = re.compile(r'^(msgctxt|msgid|msgid_plural|msgstr(?:\[\d+\])?)\s+(.*)$')
+_PREVIOUS_KEYWORDS = ("msgctxt", "msgid", "msgid_plural")
 
 
 def _lint(text, where):
-    """Stricter than Babel's reader: every line must be a comment, a keyword
-    with one quoted string, a quoted continuation, or blank (as msgfmt asks)."""
+    """Stricter than polib's reader: every line must be a comment, a keyword
+    with one quoted string, a quoted continuation, or blank, and so must the
+    lines after ``#|`` (previous English) and ``#~`` (obsolete), as msgfmt asks."""
     for number, line in enumerate(text.split("\n"), 1):
         stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
+        kind = ""
+        if stripped.startswith("#~|"):
+            stripped, kind = stripped[3:].strip(), "previous"
+        elif stripped.startswith("#~"):
+            stripped, kind = stripped[2:].strip(), "obsolete"
+        elif stripped.startswith("#|"):
+            stripped, kind = stripped[2:].strip(), "previous"
+        elif stripped.startswith("#"):
+            continue
+        if not stripped:
             continue
         match = _KEYWORD.match(stripped)
         value = match.group(2) if match else stripped
+        where_line = f"{where}:{number}"
+        if kind == "previous" and match and match.group(1) not in _PREVIOUS_KEYWORDS:
+            match = None
+            value = stripped = stripped.split()[0]
         if not match and not stripped.startswith('"'):
+            if kind == "previous":
+                raise HandoutError(
+                    f"PO syntax error in the old English (#| line): unknown keyword {stripped.split()[0][:20]!r}",
+                    where_line, 'each #| line is #| msgid "..." or a quoted #| "..." line; '
+                    "or delete the #| lines (they are only a note for translators)")
             raise HandoutError(f"PO syntax error: unknown keyword {stripped.split()[0][:20]!r}",
-                               f"{where}:{number}", "each line is msgctxt, msgid, msgstr, a \"quoted\" line or a # comment")
+                               where_line, "each line is msgctxt, msgid, msgstr, a \"quoted\" line or a # comment")
         if not _STRING.match(value):
             raise HandoutError("PO syntax error: string not closed with a quote (or a stray quote inside)",
-                               f"{where}:{number}", 'write quotes inside text as \\"')
+                               where_line, 'write quotes inside text as \\"')
+        odd = _ESCAPE.search(re.sub(r"\\\\", "", value))
+        if odd:
+            raise HandoutError(f"PO syntax error: unknown escape {odd.group(0)!r}", where_line,
+                               "a backslash starts \\n, \\t, \\\" or \\\\; write a backslash itself as \\\\")
 
 
 def _check_duplicates(text, where):
@@ -300,40 +516,134 @@ def _check_duplicates(text, where):
 
 
 def dump(loaded):
-    """The catalog as PO text, with nkhandout's extra headers kept."""
-    buffer = io.BytesIO()
-    write_po(buffer, loaded.catalog, width=76, include_previous=False,
-             omit_header=False, sort_output=False)
-    text = _with_previous(buffer.getvalue().decode("utf-8"), loaded.catalog)
+    """The catalog as PO text, with nkhandout's extra headers kept.
+
+    A catalog read from disk keeps the file's line ends, the header lines no
+    command changed, and every entry that says what it said when read, byte
+    for byte; new and changed entries are written GNU-style by polib, the old
+    English of a fuzzy entry as ``#| msgid`` lines however long it is."""
     for name, value in loaded.extra_headers.items():
         check_header_value(name, value)
-    if loaded.extra_headers:
-        extra = "".join(f'"{k}: {v}\\n"\n' for k, v in loaded.extra_headers.items())
-        text = re.sub(r'("Generated-By: [^"]*\\n"\n)', lambda m: m.group(1) + extra, text, count=1)
-    return text
+    original = loaded.original
+    gaps = original.gaps if original is not None else {}
+    lines = list(_header(loaded))
+    messages = [(m, False) for m in loaded.catalog if m.id]
+    messages += [(m, True) for m in loaded.catalog.obsolete.values()]
+    for message, obsolete in messages:
+        key = (obsolete, message.context, message.id[0] if isinstance(message.id, (list, tuple)) else message.id)
+        lines += [""] * gaps.get(key, 1) + _entry_lines(message, obsolete, original)
+    if original is not None and original.tail:
+        lines += [""] * gaps.get("tail", 1) + original.tail
+    lines += [""] * (original.blank_end if original is not None else 0)
+    newline = original.newline if original is not None else "\n"
+    return newline.join(lines) + (newline if original is None or original.final_newline else "")
 
 
-def _with_previous(text, catalog):
-    """``text`` with each fuzzy entry's old English as ``#| msgid`` lines.
+def _entry_lines(message, obsolete, original):
+    """The lines of an entry: as the file had them when it says the same;
+    else polib's, but with each part (translator comments, extracted
+    comments, references, flags, old English, msgctxt, msgid, msgstr) that
+    did not change kept as the file had it."""
+    entry = _entry(message, obsolete)
+    written = entry.__unicode__(wrapwidth=WIDTH).rstrip("\n").split("\n")
+    found = None
+    if original is not None:
+        found = original.entries.get((obsolete, entry.msgctxt, entry.msgid))
+        if found is None and entry.msgctxt is not None:  # the English changed, its place did not
+            at_place = [value for (was_obsolete, context, _), value in original.entries.items()
+                        if was_obsolete == obsolete and context == entry.msgctxt]
+            found = at_place[0] if len(at_place) == 1 else None
+    if found is None:
+        return written
+    signature, lines, parts, part_signatures = found
+    if signature == _signature(entry):
+        return lines
+    new_parts, new_signatures = _parts(written), _part_signatures(entry)
+    result = []
+    for kind in _PARTS:
+        same = kind in parts and part_signatures[kind] == new_signatures[kind]
+        result += parts[kind] if same else new_parts.get(kind, [])
+    return result
 
-    Babel wraps a long previous msgid as one comment (``#| msgid "" "a b"``),
-    which no reader takes back; GNU gettext's form is one quoted piece a line
-    (``#| msgid ""`` then ``#| "..."``), and _take_previous reads it back."""
-    from babel.messages.pofile import normalize
 
-    lines = text.split("\n")
-    for message in catalog:
-        if not (message.id and message.context and message.previous_id):
-            continue
-        quoted = normalize(message.context, width=76)
-        target = f"msgctxt {quoted}"
-        if "\n" in target or target not in lines:
-            continue
-        at = lines.index(target)
-        previous = normalize(message.previous_id[0], prefix="#| ", width=76).split("\n")
-        previous[0] = "#| msgid " + previous[0]
-        lines[at:at] = previous
-    return "\n".join(lines)
+_PARTS = ("tcomment", "comment", "occurrences", "flags", "previous", "msgctxt", "msgid", "msgstr")
+_COMMENT_KINDS = {".": "comment", ":": "occurrences", ",": "flags", "|": "previous"}
+
+
+def _parts(lines):
+    """{part: [lines]} of an entry's lines (see _PARTS)."""
+    parts = {}
+    kind = None
+    for line in lines:
+        stripped = line.strip()
+        body = stripped[2:].lstrip() if stripped.startswith("#~") else None
+        if stripped.startswith("#~|"):
+            kind = "previous"
+        elif body is not None and not body.startswith('"') and body:
+            kind = {"msgctxt": "msgctxt", "msgstr": "msgstr"}.get(
+                body.split(" ", 1)[0].split("[", 1)[0], "msgid")
+        elif body is not None:
+            kind = kind or "msgid"  # a continuation of the keyword before
+        elif stripped.startswith("#"):
+            kind = _COMMENT_KINDS.get(stripped[1:2], "tcomment")
+        elif not stripped.startswith('"'):
+            kind = {"msgctxt": "msgctxt", "msgstr": "msgstr"}.get(
+                stripped.split(" ", 1)[0].split("[", 1)[0], "msgid")
+        parts.setdefault(kind or "msgid", []).append(line)
+    return parts
+
+
+def _part_signatures(entry):
+    def words(text):
+        return " ".join((text or "").split())
+
+    return {
+        "tcomment": words(entry.tcomment), "comment": words(entry.comment),
+        "occurrences": () if entry.obsolete else tuple((p, l or "") for p, l in entry.occurrences),
+        "flags": frozenset(entry.flags),
+        "previous": (entry.previous_msgctxt, entry.previous_msgid, entry.previous_msgid_plural),
+        "msgctxt": entry.msgctxt, "msgid": (entry.msgid, entry.msgid_plural or None),
+        "msgstr": (entry.msgstr if not entry.msgid_plural else None,
+                   tuple(sorted(entry.msgstr_plural.items())) if entry.msgid_plural else None),
+    }
+
+
+# Header fields that commands set; the others stay as the file has them.
+MANAGED_HEADERS = ("Project-Id-Version", "POT-Creation-Date")
+
+
+def _quoted_field(name, value):
+    return f'"{polib.escape(f"{name}: {value}")}\\n"'
+
+
+def _header(loaded):
+    """The header entry's lines."""
+    catalog = loaded.catalog
+    now = [(name, str(value).strip()) for name, value in catalog.mime_headers]
+    original = loaded.original
+    if original is None:
+        fields = [(k, v) for k, v in now if not k.startswith("X-")] + list(loaded.extra_headers.items())
+        head = catalog.header_comment.split("\n") if catalog.header_comment else []
+        head += (["#, fuzzy"] if catalog.fuzzy else []) + ['msgid ""', 'msgstr ""']
+        return head + [_quoted_field(k, v) for k, v in fields]
+    wanted = dict(original.fields)
+    changed = {}
+    values = dict(now)
+    for name in MANAGED_HEADERS:
+        if values.get(name) != original.mime.get(name) and name in values:
+            changed[name] = values[name]
+    for name, value in loaded.extra_headers.items():
+        if wanted.get(name) != value:
+            changed[name] = value
+    if not changed:
+        return original.header
+    lines = original.head + ['msgstr ""']
+    for name, group in original.groups:
+        if name in changed:
+            lines.append(_quoted_field(name, changed.pop(name)))
+        else:
+            lines += group
+    return lines + [_quoted_field(name, value) for name, value in changed.items()]
 
 
 def merge(loaded, pot):
@@ -351,9 +661,10 @@ def merge(loaded, pot):
     for message in old:
         if message.id and message.string and not message.fuzzy:
             by_id.setdefault(message.id, message)
-    new = Catalog(locale=old.locale, project=old.project, version=pot.version,
+    new = Catalog(locale=old.locale, project=PROJECT, version=pot.version,
                   creation_date=pot.creation_date, revision_date=old.revision_date,
                   last_translator=old.last_translator, language_team=old.language_team,
+                  msgid_bugs_address=old.msgid_bugs_address,
                   charset="utf-8", fuzzy=False, header_comment=old.header_comment)
     used = set()
     changed = []
@@ -363,6 +674,7 @@ def merge(loaded, pot):
         key = (message.context, message.id)
         flags = set(message.flags)
         previous = ()
+        previous_context = None
         string = ""
         user_comments = []
         if key in by_key:
@@ -371,6 +683,7 @@ def merge(loaded, pot):
             if match.fuzzy:
                 flags.add("fuzzy")
                 previous = match.previous_id
+                previous_context = getattr(match, "previous_context", None)
             used.add(key)
         elif message.id in by_id:
             match = by_id[message.id]
@@ -380,20 +693,27 @@ def merge(loaded, pot):
             string, user_comments = match.string, match.user_comments
             flags.add("fuzzy")
             # An entry already fuzzy keeps the English its text translates.
-            previous = match.previous_id if match.fuzzy and match.previous_id else [match.id]
+            if match.fuzzy and match.previous_id:
+                previous = match.previous_id
+                previous_context = getattr(match, "previous_context", None)
+            else:
+                previous = [match.id]
             used.add((match.context, match.id))
             changed.append(message.context)
-        new.add(message.id, string, context=message.context, flags=flags,
-                auto_comments=message.auto_comments, user_comments=user_comments,
-                locations=message.locations, previous_id=previous)
+        added = new.add(message.id, string, context=message.context, flags=flags,
+                        auto_comments=message.auto_comments, user_comments=user_comments,
+                        locations=message.locations, previous_id=previous)
+        added.previous_context = previous_context
+    current = {(m.context, m.id) for m in pot}
     for (context, msgid), message in by_key.items():
-        if (context, msgid) not in used and (context, msgid) not in {(m.context, m.id) for m in pot}:
+        if (context, msgid) not in used and (context, msgid) not in current:
             if message.string:
                 new.obsolete[(msgid, context) if context else msgid] = message
     for key, message in old.obsolete.items():
         if (message.context, message.id) not in {(m.context, m.id) for m in new if m.id}:
             new.obsolete.setdefault(key, message)
-    return Loaded(new, loaded.extra_headers, loaded.raw_language), changed
+    return Loaded(new, loaded.extra_headers, loaded.raw_language, loaded.plural_forms,
+                  loaded.header_lines, loaded.original), changed
 
 
 @dataclass(frozen=True)
@@ -453,7 +773,8 @@ class Gap:
 
     context: str
     line: int  # of the entry in the catalog, 0 when it has none
-    kind: str  # "untranslated", "blank" or "fuzzy"
+    kind: str  # "untranslated", "blank", "fuzzy" or "edited"
+    english: str = ""  # for "edited": the template's English
 
     @property
     def message(self):
@@ -463,12 +784,43 @@ class Gap:
         if self.kind == "blank":
             return (f"{self.context}: translation is blank (only spaces, punctuation or markup); "
                     "translate it")
+        if self.kind == "edited":
+            shown = self.english if len(self.english) <= 60 else self.english[:57] + "..."
+            return (f"{self.context}: msgid edited: it is not the English of the template; "
+                    f"put the English back (msgid {json.dumps(shown, ensure_ascii=False)}; a msgid is "
+                    "never changed in a catalog), or run `nkhandout update` if the English source changed")
         return f"{self.context}: untranslated"
 
 
+def _unique_contexts(pot):
+    """{context: msgid} of the template's contexts that name one string."""
+    seen = {}
+    for message in pot:
+        if message.id and message.context:
+            seen[message.context] = None if message.context in seen else message.id
+    return {context: msgid for context, msgid in seen.items() if msgid is not None}
+
+
+def edited_msgids(catalog, pot):
+    """[(line, context, template English)] for the catalog's entries whose
+    msgid is not the template's English for their msgctxt (and no entry has
+    that English): a msgid edited in the catalog, or a catalog that `update`
+    has not brought up to date with changed English."""
+    current = _unique_contexts(pot)
+    found = []
+    for message in catalog:
+        if not message.id or message.context not in current or message.id == current[message.context]:
+            continue
+        if catalog.get(current[message.context], context=message.context) is None:
+            found.append((message.lineno or 0, message.context, current[message.context]))
+    return found
+
+
 def gaps(catalog, pot):
-    """Every template string that is untranslated, blank or fuzzy, in template
-    order: the one place that decides whether a catalog is complete."""
+    """Every template string that is untranslated, blank, fuzzy or whose
+    msgid was edited, in template order: the one place that decides whether a
+    catalog is complete."""
+    edited = {context: (line, english) for line, context, english in edited_msgids(catalog, pot)}
     found = []
     for message in pot:
         if not message.id:
@@ -476,7 +828,9 @@ def gaps(catalog, pot):
         entry = catalog.get(message.id, context=message.context)
         line = getattr(entry, "lineno", 0) or 0
         context = message.context or message.id[:30]
-        if entry is None or not entry.string:
+        if entry is None and message.context in edited:
+            found.append(Gap(context, edited[message.context][0], "edited", message.id))
+        elif entry is None or not entry.string:
             found.append(Gap(context, line, "untranslated"))
         elif not translated(message.id, entry.string):
             found.append(Gap(context, line, "blank"))

@@ -156,7 +156,8 @@ def _build(data, lines, where, path):
                 )
             if name_ not in used:
                 used.append(name_)
-        notes = [f"{{{n}}}: {notes_of.get(n) or 'a number from [values]'}." for n in used]
+        notes = [f"{{{n}}} = {_what(*values[n])}" + (f": {notes_of[n]}." if notes_of.get(n) else ".")
+                 for n in used]
         if notes:
             comment = " ".join([comment, "Placeholders:", *notes])
         made = Unit(context, value, comment, _line_of(lines, value))
@@ -306,6 +307,13 @@ def _values(raw, where, lines=()):
         if note:
             notes[key] = note.strip()
     return values, notes
+
+
+def _what(kind, number):
+    """What a placeholder holds, for the translators' comment: "20, a number"."""
+    if kind == "percent":
+        return f"{number * 100:.10g}% in English, a percentage"
+    return f"{number:,}, a number"
 
 
 def placeholders(text):

@@ -91,32 +91,39 @@ def update(project):
     """Regenerate the templates and merge them into every catalog of every
     topic and of the shared labels.
 
-    Returns {catalog path (relative): [changed contexts]} for the catalogs that changed.
+    Returns {catalog path (relative): [changed contexts]} for the catalogs
+    that changed. Every catalog is read and merged before anything is
+    written, so a catalog that cannot be read leaves the templates and all
+    catalogs as they were.
     """
     report = {}
+    pending = []  # (path, text, report key, changed): written only once all are merged
     labels_pot = None
     for name in project.topic_names():
         bound = project.for_topic(name)
         inputs = builder.load_inputs(bound)
         labels_pot = inputs.labels_pot
-        _write_if_changed(bound.template_file, pot_text(inputs.pot))
+        pending.append((bound.template_file, pot_text(inputs.pot), None, []))
         for code in builder.available(bound):
             if code != SOURCE_LOCALE:
-                _merge_into(bound, bound.catalog_file(code), code, inputs.pot, report)
+                pending.append(_merged(bound, bound.catalog_file(code), code, inputs.pot))
     if labels_pot is not None:
-        _write_if_changed(project.labels_template_file, pot_text(labels_pot))
+        pending.append((project.labels_template_file, pot_text(labels_pot), None, []))
         for path in sorted(project.labels_dir.glob("*.po")) if project.labels_dir.is_dir() else ():
             code = path.stem
             if locales.canonical(code) == code:
-                _merge_into(project, path, code, labels_pot, report)
+                pending.append(_merged(project, path, code, labels_pot))
+    for path, text, key, changed in pending:
+        if _write_if_changed(path, text) and key is not None:
+            report[key] = changed
     return report
 
 
-def _merge_into(project, path, code, pot, report):
+def _merged(project, path, code, pot):
+    """(path, merged text, report key, changed contexts) of one catalog."""
     loaded = catalog.load(path, project.relative(path), locale=code, inside=project.content_dir)
     merged, changed = catalog.merge(loaded, pot)
-    if _write_if_changed(path, catalog.dump(merged)):
-        report[project.relative(path)] = changed
+    return path, catalog.dump(merged), project.relative(path), changed
 
 
 def mark_reviewed(project, code, reviewer, day=None):

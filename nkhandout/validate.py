@@ -18,6 +18,14 @@ def problems(msgid, msgstr):
         found.append(f"contains HTML {_HTML.search(msgstr).group(0)!r}; write plain text (use *word* for bold)")
     if _TEMPLATE.search(msgstr):
         found.append(f"contains template code {_TEMPLATE.search(msgstr).group(0)!r}; remove it")
+    # GNU msgfmt -c refuses a catalog where one of the two begins or ends
+    # with a line break and the other does not.
+    for edge, test in (("ends", str.endswith), ("begins", str.startswith)):
+        if msgstr and test(msgid, "\n") != test(msgstr, "\n"):
+            which = "translation" if test(msgstr, "\n") else "English"
+            other = "English" if which == "translation" else "translation"
+            found.append(f"the {which} {edge} with a line break (\\n) and the {other} does not; "
+                         "make them the same (GNU msgfmt refuses the catalog otherwise)")
     source_cites, source_names, source_stars = skeleton(msgid)
     cites, names, stars = skeleton(msgstr)
     if cites != source_cites:
@@ -28,6 +36,15 @@ def problems(msgid, msgstr):
         want = ", ".join("{%s}" % n for n in sorted(source_names.elements())) or "none"
         got = ", ".join("{%s}" % n for n in sorted(names.elements())) or "none"
         found.append(f"placeholders differ from the English: expected {want}, found {got}")
+    if source_names and not _TEMPLATE.search(msgstr):
+        # The entry is python-brace-format: GNU msgfmt -c refuses a "{" that
+        # starts no placeholder, or starts one the English does not have.
+        for match in re.finditer(r"\{([^{}]*)\}|\{", msgstr):
+            name = match.group(1)
+            if name is None or not re.fullmatch(r"[a-z_][a-z0-9_]*", name):  # else: "placeholders differ"
+                found.append(f"{match.group(0)[:30]!r} is not a placeholder of the English; "
+                             "remove the { (GNU msgfmt refuses the catalog otherwise)")
+                break
     if stars != source_stars or stars % 2:
         found.append(f"bold markers (*) differ: the English has {source_stars}, the translation {stars}")
     return found

@@ -45,7 +45,8 @@ HEADER = 'msgid ""\nmsgstr ""\n"Language: es\\n"\n"Content-Type: text/plain; cha
 
 @pytest.mark.parametrize("raw, message, where", [
     (b"\xef\xbb\xbf" + HEADER.encode(), "byte order mark", "es.po:1"),
-    (HEADER.replace("\n", "\r\n").encode(), "CRLF", "es.po:1"),
+    # CRLF line ends are accepted (tests/test_po_tools.py); a CR alone is not a line end.
+    (HEADER.encode() + b'msgid "a"\rmsgstr "b"\n', "carriage return (CR)", "es.po:6"),
     (HEADER.encode() + 'msgid "a"\nmsgstr "\xe9"\n'.encode("latin-1"), "not valid UTF-8", "es.po:7"),
     (HEADER.encode() + b'msgid "a"\nmsgstr "b"\n\nmsgid "a"\nmsgstr "c"\n', "duplicate entry (first at line 6)", "es.po:9"),
     (HEADER.encode() + b'msgid "a"\nmsgstr "b\n', "string not closed", "es.po:7"),
