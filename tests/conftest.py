@@ -12,7 +12,8 @@ from nkhandout.project import Project
 
 ROOT = Path(__file__).resolve().parent.parent
 FONTS = ROOT / "templates" / "fonts"
-SHIPPED = ["en", "es", "fr", "de", "pt_BR", "vi", "ru", "ko", "zh_Hans", "ar"]
+SHIPPED = ["en", "es", "fr", "de", "pt_BR", "vi", "ru", "ko", "zh_Hans", "ar",
+           "pl", "uk", "ro", "tr", "fil", "ht", "so", "hi", "bn", "pa", "fa", "he", "am", "ja", "zh_Hant"]
 # The topics of the shipped library; tests about shipped content run over each.
 ROOT_TOPICS = sorted(p.parent.name for p in (ROOT / "content" / "topics").glob("*/handout.toml"))
 NK = "nk-cells"

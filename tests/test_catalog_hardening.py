@@ -202,15 +202,26 @@ def test_build_es_mx_uses_es_on_letter_and_says_so(cli, out):
     assert pdf_info(pdf)["mediabox"][2:] == [612, 792]
 
 
-def test_build_zh_tw_is_refused_without_zh_hant(cli, out):
-    result = cli("build", "--lang", "zh-TW", "--out", str(out))
+def test_build_zh_tw_is_refused_without_zh_hant(cli, project, out):
+    traditional = cli("build", "--lang", "zh-TW", "--out", str(out / "hant"))
+    assert traditional.exit_code == 0, traditional.output  # the zh_Hant catalog, on Taiwan's paper
+    assert "zh-TW: using the zh_Hant catalog" in traditional.output
+    drop_locale(project, "zh_Hant")
+    result = cli("build", "--lang", "zh-TW", "--out", str(out / "none"))
     assert result.exit_code == 2
     assert "not used in its place" in one_line_error(result)
-    assert files_in(out) == []
+    assert files_in(out / "none") == []
+
+
+def drop_locale(project, code):
+    """The project without ``code``'s catalogs (to start it again)."""
+    for path in [project.labels_file(code), *project.topics_dir.glob(f"*/locales/{code}.po")]:
+        path.unlink(missing_ok=True)
 
 
 @pytest.mark.parametrize("old, new", [("iw", "he"), ("tl", "fil"), ("in", "id")])
 def test_init_locale_deprecated_code_finds_the_existing_catalog(cli, project, old, new):
+    drop_locale(project, new)
     assert cli("init-locale", new).exit_code == 0
     before = sorted(p.name for p in project.locales_dir.iterdir())
     result = cli("init-locale", old)
@@ -220,6 +231,7 @@ def test_init_locale_deprecated_code_finds_the_existing_catalog(cli, project, ol
 
 
 def test_init_locale_deprecated_code_creates_the_current_one(cli, project):
+    drop_locale(project, "he")
     result = cli("init-locale", "iw")
     assert result.exit_code == 0, result.output
     assert (project.locales_dir / "he.po").exists()

@@ -221,7 +221,18 @@ def test_shipped_pdfs_stay_within_their_size_cap(built, code):
     assert built[code].stat().st_size <= cap
 
 
-NEW = [code_of(k) for k in KEYS if code_of(k) not in SHIPPED]
+# The scripts added after the first ten locales: each is started afresh
+# (its shipped catalogs removed) to follow a new translator's path.
+FIRST_TEN = ["en", "es", "fr", "de", "pt_BR", "vi", "ru", "ko", "zh_Hans", "ar"]
+NEW = [code_of(k) for k in KEYS if code_of(k) not in FIRST_TEN]
+
+
+def start_afresh(cli, project, code):
+    """`nkhandout init-locale CODE` in a project without that locale."""
+    for path in [project.labels_file(code), *project.topics_dir.glob(f"*/locales/{code}.po")]:
+        path.unlink(missing_ok=True)
+    result = cli("init-locale", code)
+    assert result.exit_code == 0, result.output
 
 
 def fill_catalog(path, sample):
@@ -254,7 +265,7 @@ def test_a_new_script_gets_a_correct_pdf(cli, project, code, notdef):
     """A translator's path: init-locale, translate, build. The PDF has no
     missing glyph, is set in the script's font, keeps its size cap, and
     holds the catalog's text."""
-    assert cli("init-locale", code).exit_code == 0
+    start_afresh(cli, project, code)
     sample = MANIFEST.typography(code).sample
     fill_locale(project, code, sample)
     result = cli("build", "--lang", code)
@@ -269,7 +280,7 @@ def test_a_new_script_gets_a_correct_pdf(cli, project, code, notdef):
 def test_check_and_build_name_what_the_fonts_cannot_draw(cli, project):
     """Devanagari in a Hebrew catalog: the same one line from check and build,
     with how many characters, the first few, and the fix."""
-    assert cli("init-locale", "he").exit_code == 0
+    start_afresh(cli, project, "he")
     foreign = "नमस्ते"
     fill_locale(project, "he", MANIFEST.typography("he").sample + " " + foreign)
     missing = sorted(set(foreign))
@@ -286,7 +297,7 @@ def test_numbers_and_date_are_printed_in_the_locale_digits(cli, project, code):
     """digits in the table: the [values] numbers and the review date's day
     and year come out in the locale's own digits."""
     native = fonts.DIGITS[MANIFEST.typography(code).digits]
-    assert cli("init-locale", code).exit_code == 0
+    start_afresh(cli, project, code)
     fill_locale(project, code, MANIFEST.typography(code).sample)
     result = cli("build", "--lang", code)
     assert result.exit_code == 0, result.output

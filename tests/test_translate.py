@@ -79,7 +79,7 @@ def test_changed_english_is_fuzzy_in_every_catalog_and_blocks_the_build(cli, pro
     result = cli("update")
     assert result.exit_code == 0, result.output
     catalogs = sorted(project.locales_dir.glob("*.po"))
-    assert len(catalogs) == len(SHIPPED)  # nine shipped translations plus it
+    assert len(catalogs) == len(SHIPPED)  # the shipped translations plus it
     for path in catalogs:
         with open(path, "rb") as handle:
             catalog = read_po(handle)
