@@ -2,6 +2,7 @@
 #   make handout          set everything up, build the Spanish handout
 #   make handout L=fr     ... another locale
 #   make test             set everything up, run the tests
+#   make lint             ruff and mypy (CI runs them)
 #   make bench            set everything up, run the benchmark
 # Setup installs Debian's packages (fonts, HarfBuzz subsetter, PDF tools,
 # Chromium for the browser tests and GNU gettext's msgfmt for the catalog tests),
@@ -14,7 +15,7 @@ L ?= es
 DEBIAN_PACKAGES := libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 \
 	fonts-noto-core fonts-noto-cjk poppler-utils qpdf zbar-tools chromium gettext
 
-.PHONY: setup system python fonts handout test bench clean
+.PHONY: setup system python fonts handout test lint bench clean
 
 setup: system python fonts
 
@@ -43,6 +44,10 @@ handout: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+lint: python
+	$(BIN)/ruff check nkhandout tests benchmarks setup.py
+	$(BIN)/mypy nkhandout
 
 bench: setup
 	$(BIN)/python benchmarks/bench.py
