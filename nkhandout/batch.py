@@ -94,7 +94,8 @@ def clinic_files(paths):
         files.extend(sorted(item.glob("*.toml")) if item.is_dir() else [item])
     if paths and not files:
         raise UsageError("no clinic profiles (*.toml) found in " + ", ".join(map(str, paths)))
-    unique, seen, slugs = [], set(), {}
+    unique, seen = [], set()
+    slugs: dict[str, Path] = {}
     for path in files:
         try:
             identity = path.resolve()
@@ -526,7 +527,7 @@ class _Pool:
 
     def run(self, report):
         import time
-        from multiprocessing.connection import wait
+        from multiprocessing.connection import Connection, wait
 
         pending = list(range(len(self.todo)))
         pending.reverse()
@@ -546,6 +547,7 @@ class _Pool:
                 break
             wait_for = max(0.0, min(self.workers[pid][2] for pid in busy.values()) - time.monotonic())
             for conn in wait(list(busy), timeout=wait_for):
+                assert isinstance(conn, Connection)  # wait() hands back the pipes given
                 pid = busy[conn]
                 index = self.workers[pid][1]
                 try:

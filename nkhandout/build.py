@@ -15,8 +15,19 @@ from typing import Any
 from babel.dates import format_date
 from babel.messages.catalog import Catalog
 
-from . import catalog, clinic as clinic_lib, content, fonts, handout as handouts, locales, markup
-from . import paper as papers, references, render, validate
+from . import (
+    catalog,
+    clinic as clinic_lib,
+    content,
+    fonts,
+    handout as handouts,
+    locales,
+    markup,
+    paper as papers,
+    references,
+    render,
+    validate,
+)
 from .errors import HandoutError
 from .locales import SOURCE_LOCALE
 from .project import Project

@@ -148,7 +148,7 @@ def _plural_problem(raw_header, code):
 def _raw_headers(text):
     """Header fields of the PO file's first entry, as written."""
     match = re.search(r'^msgid ""\s*\nmsgstr ""\s*\n((?:".*"\s*\n)*)', text, re.M)
-    fields = {}
+    fields: dict[str, str] = {}
     if not match:
         return None
     joined = "".join(_unescape(chunk) for chunk in re.findall(r'^"(.*)"\s*$', match.group(1), re.M))
@@ -246,6 +246,7 @@ def load(path, where=None, locale=None, inside=None):
         else:
             catalog[message.id] = message
         if original is not None:
+            assert block is not None  # original is kept only with the blocks (keep)
             written = lines[block.start:block.end]
             key = (bool(entry.obsolete), entry.msgctxt, entry.msgid)
             original.entries[key] = (_signature(entry), written, _parts(written), _part_signatures(entry))
@@ -256,6 +257,16 @@ def load(path, where=None, locale=None, inside=None):
         header_lines[name] = text[: at.start()].count("\n") + 1 if at else 1
     extra = {k: v for k, v in headers.items() if k.startswith("X-")}
     return Loaded(catalog, extra, headers.get("Language"), headers.get("Plural-Forms"), header_lines, original)
+
+
+def previous_context_of(message: Message) -> str | None:
+    """The previous msgctxt (``#| msgctxt``) kept with ``message``, if any."""
+    return getattr(message, "previous_context", None)
+
+
+def set_previous_context(message: Message, context: str | None) -> None:
+    """Babel has no place for a previous msgctxt (``#| msgctxt``); kept alongside."""
+    setattr(message, "previous_context", context)
 
 
 def _message(entry, lineno):
@@ -270,14 +281,14 @@ def _message(entry, lineno):
     previous = [entry.previous_msgid] if entry.previous_msgid is not None else []
     if previous and entry.previous_msgid_plural is not None:
         previous.append(entry.previous_msgid_plural)
-    message = Message(msgid, string, locations=locations, flags=entry.flags,
+    # Babel writes a (path, None) location as the bare path; its annotation says int only.
+    message = Message(msgid, string, locations=locations, flags=entry.flags,  # type: ignore[arg-type]
                       auto_comments=[c for c in (entry.comment or "").split("\n") if c],
                       user_comments=entry.tcomment.split("\n") if entry.tcomment else [],
                       previous_id=previous, lineno=lineno, context=entry.msgctxt)
     # The flags the file has, not those Babel adds by looking at the English.
     message.flags = set(entry.flags)
-    # Babel has no place for a previous msgctxt (``#| msgctxt``); kept alongside.
-    message.previous_context = entry.previous_msgctxt
+    set_previous_context(message, entry.previous_msgctxt)
     return message
 
 
@@ -322,7 +333,7 @@ def _entry(message, obsolete=False):
         entry.previous_msgid = previous[0]
         if plural and len(previous) > 1:
             entry.previous_msgid_plural = previous[1]
-        entry.previous_msgctxt = getattr(message, "previous_context", None)
+        entry.previous_msgctxt = previous_context_of(message)
     return entry
 
 
@@ -361,11 +372,13 @@ def _blocks(lines):
                 kind = "comment"
         if kind == "blank":
             if in_msgstr:
+                assert start is not None  # a msgstr line started the block
                 blocks.append(_Block(start, index, msgid_line))
                 start = msgid_line = None
                 in_msgstr = False
             continue
         if in_msgstr and kind in ("comment", "msgctxt", "msgid"):
+            assert start is not None  # a msgstr line started the block
             blocks.append(_Block(start, index, msgid_line))
             start = msgid_line = None
             in_msgstr = False
@@ -488,7 +501,7 @@ def _lint(text, where):
 
 def _check_duplicates(text, where):
     """Two live entries with the same msgctxt and msgid."""
-    seen = {}
+    seen: dict[tuple[str | None, str], int] = {}
     lines = text.split("\n")
     context = None
     number = 0
@@ -572,7 +585,7 @@ _COMMENT_KINDS = {".": "comment", ":": "occurrences", ",": "flags", "|": "previo
 
 def _parts(lines):
     """{part: [lines]} of an entry's lines (see _PARTS)."""
-    parts = {}
+    parts: dict[str, list[str]] = {}
     kind = None
     for line in lines:
         stripped = line.strip()
@@ -657,7 +670,7 @@ def merge(loaded, pot):
     old = loaded.catalog
     by_key = {(m.context, m.id): m for m in old if m.id}
     by_context = {m.context: m for m in old if m.id and m.context}
-    by_id = {}
+    by_id: dict[str, Message] = {}
     for message in old:
         if message.id and message.string and not message.fuzzy:
             by_id.setdefault(message.id, message)
@@ -673,9 +686,9 @@ def merge(loaded, pot):
             continue
         key = (message.context, message.id)
         flags = set(message.flags)
-        previous = ()
+        previous: tuple[()] | list[str] = ()
         previous_context = None
-        string = ""
+        string: str | tuple[str, ...] | list[str] | None = ""
         user_comments = []
         if key in by_key:
             match = by_key[key]
@@ -683,7 +696,7 @@ def merge(loaded, pot):
             if match.fuzzy:
                 flags.add("fuzzy")
                 previous = match.previous_id
-                previous_context = getattr(match, "previous_context", None)
+                previous_context = previous_context_of(match)
             used.add(key)
         elif message.id in by_id:
             match = by_id[message.id]
@@ -695,7 +708,7 @@ def merge(loaded, pot):
             # An entry already fuzzy keeps the English its text translates.
             if match.fuzzy and match.previous_id:
                 previous = match.previous_id
-                previous_context = getattr(match, "previous_context", None)
+                previous_context = previous_context_of(match)
             else:
                 previous = [match.id]
             used.add((match.context, match.id))
@@ -703,7 +716,7 @@ def merge(loaded, pot):
         added = new.add(message.id, string, context=message.context, flags=flags,
                         auto_comments=message.auto_comments, user_comments=user_comments,
                         locations=message.locations, previous_id=previous)
-        added.previous_context = previous_context
+        set_previous_context(added, previous_context)
     current = {(m.context, m.id) for m in pot}
     for (context, msgid), message in by_key.items():
         if (context, msgid) not in used and (context, msgid) not in current:

@@ -73,6 +73,7 @@ def check_locale(inputs, renderer, code, paper="auto", layout=True, clinic=None,
             report.problems.append(Problem(error.where or where, error.message + (f" ({error.hint})" if error.hint else "")))
             terms = []
         glossary_file = project.relative(glossary.path_for(project, code))
+        assert state.loaded is not None  # a translated locale's catalog was read
         for line, text in glossary.problems(terms, inputs.pot, state.translations,
                                             state.loaded.catalog, glossary_file):
             report.problems.append(Problem(f"{where}:{line}", text))

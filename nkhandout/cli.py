@@ -118,7 +118,7 @@ def build(project, topic_names, langs, all_, paper, out, draft, require_reviewed
     if not langs and not all_:
         raise UsageError("say which locales to build", hint="--lang CODE or --all")
     topics = _topics(project, topic_names)
-    names = {}
+    names: dict[str, str] = {}
     for bound in topics:
         name = batch.handout_name(bound)
         if name in names:
@@ -196,6 +196,7 @@ def _build_topic(project, langs, all_, paper, out, draft, require_reviewed, clin
             result.written += part.written
             result.skipped += part.skipped
             result.failures += part.failures
+    assert result is not None  # codes is never empty: English, or the locales asked for
     if "html" in formats:
         from . import htmlout
 
@@ -248,7 +249,7 @@ def _fallback_papers(project, langs, paper, clinic_paths):
     from .incremental import candidate_codes
 
     folded = {c.lower() for c in candidate_codes(project)}
-    papers = {}
+    papers: dict[str, str | None] = {}
     for typed in langs:
         if (typed or "").replace("-", "_").lower() in folded:
             chosen_paper = paper

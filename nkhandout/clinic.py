@@ -51,7 +51,8 @@ _BIDI = frozenset([0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066
 def _countries():
     from babel import Locale
 
-    return frozenset(code for code in Locale("en").territories if re.fullmatch(r"[A-Z]{2}", code))
+    return frozenset(code for code in Locale("en").territories
+                     if isinstance(code, str) and re.fullmatch(r"[A-Z]{2}", code))
 
 
 _EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[A-Za-z]{2,}$")
@@ -360,7 +361,7 @@ def _check_svg(data, where, name="logo"):
     def refuse(message, hint="simplify the logo, or use a PNG"):
         raise HandoutError(f"SVG logo {name!r} {message}", where, hint)
 
-    ids = {}
+    ids: dict[str, _SvgNode] = {}
     stack = [_SvgNode()]
     names = [""]
     counts = {"elements": 0, "uses": 0}
@@ -400,7 +401,7 @@ def _check_svg(data, where, name="logo"):
         stack.pop()
         names.pop()
 
-    def text(data):
+    def character_data(data):
         if names[-1] == "style":  # a style sheet's sizes count like attributes
             check_numbers("a <style> with " + repr(data.strip()[:40]), data)
 
@@ -414,7 +415,7 @@ def _check_svg(data, where, name="logo"):
     parser.ExternalEntityRefHandler = no_dtd
     parser.StartElementHandler = start
     parser.EndElementHandler = end
-    parser.CharacterDataHandler = text
+    parser.CharacterDataHandler = character_data
     parser.buffer_text = True
     try:
         parser.Parse(data, True)
@@ -427,7 +428,7 @@ def _check_svg(data, where, name="logo"):
 def _check_svg_drawing(root, ids, refuse):
     """Count what the SVG draws once every <use> is expanded (a <use> bomb is
     small on disk and enormous on the page) and how deep the <use> chains go."""
-    done = {}  # node -> (elements drawn, depth of <use> references below it)
+    done: dict[int, tuple[int, int]] = {}  # id(node) -> (elements drawn, depth of <use> references below it)
     busy = set()
 
     def too_deep():
@@ -546,13 +547,14 @@ def check_box(document, clinic, code):
     for page in document.pages:
         for box in _boxes(page._page_box):
             element = getattr(box, "element", None)
-            if getattr(box, "element_tag", None) != "aside" or "clinic" not in element.get("class", "").split():
+            if getattr(box, "element_tag", None) != "aside" or element is None \
+                    or "clinic" not in element.get("class", "").split():
                 continue
             left = box.content_box_x()
             right = left + box.width
             images = [(b.position_x, b.position_y, b.position_x + b.margin_width(), b.position_y + b.margin_height())
                       for b in _boxes(box) if getattr(b, "element_tag", None) == "img"]
-            worst = {}
+            worst: dict[str, float] = {}
             _measure(box, None, left, right, images, worst)
             for key, excess in sorted(worst.items(), key=lambda item: -item[1]):
                 mm = excess / PT_PER_MM

@@ -30,7 +30,7 @@ LICENCES = {
 # Character sets a large font can be cut down to at setup (see fonts.toml).
 # Small glyph numbers keep every embedded subset small: WeasyPrint keeps glyph
 # ids, so a font with 65,000 glyphs costs each PDF ~150 KB of empty slots.
-CHARSETS = {
+CHARSETS: dict[str, str | tuple[str, int, int] | list[tuple[int, int]]] = {
     "latin": [(0x20, 0x7E), (0xA0, 0x17F), (0x2010, 0x2027), (0x2030, 0x205E), (0x20A0, 0x20BF),
               (0x2100, 0x215F), (0x2190, 0x21FF), (0x2460, 0x24FF), (0x25A0, 0x25FF)],
     "cjk-punctuation": [(0x3000, 0x303F), (0x30FB, 0x30FB), (0xFF00, 0xFFEF)],
@@ -355,7 +355,8 @@ def digests(fonts_dir, names=None, lstat=False):
             return {}
     cache_path = fonts_dir / DIGEST_CACHE
     cache = _read_cache(cache_path)
-    found, changed = {}, False
+    found: dict[str, str | None] = {}
+    changed = False
     for name in names:
         path = fonts_dir / name
         try:

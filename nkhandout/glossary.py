@@ -114,7 +114,7 @@ def load(project, code):
 
 def problems(terms, pot, translations, catalog, where):
     """(line, message) for each translated entry that misses an agreed term."""
-    found = []
+    found: list[tuple[int, str]] = []
     if not terms:
         return found
     glossary_file = where

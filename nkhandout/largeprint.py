@@ -73,6 +73,7 @@ def build(project, codes, *, out_dir=None, draft=False, paper="auto", require_re
                     complete = set(builder.complete_locales(project, inputs)) if only_complete else None
                 if complete is not None and code not in complete:
                     continue
+                assert renderer is not None  # made with inputs
                 value = builder.prepare(inputs, code, builder.Options(draft, paper, require_reviewed), clinic)
                 document, html = render_one(renderer, value)
                 files.write_output(target, renderer.pdf_bytes(value, document, html), out, "PDF")

@@ -238,7 +238,7 @@ def number(texts, refs, where):
     Returns {key: n}. Raises for a key with no reference, or a reference
     never cited.
     """
-    order = {}
+    order: dict[str, int] = {}
     for text in texts:
         for group in markers(text):
             for key in group:

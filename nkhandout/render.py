@@ -367,7 +367,7 @@ def spare_mm(document):
 
 def section_heights(document):
     """Height in mm of each section (all its fragments), largest first."""
-    heights = {}
+    heights: dict[str, float] = {}
     for page in document.pages:
         for box in _boxes(page._page_box):
             element = getattr(box, "element", None)
@@ -419,7 +419,7 @@ def overruns(document):
     against the content box of the block (column, list item, clinic box)
     that holds it; a list's marker hangs outside on purpose and is not.
     """
-    found = {}
+    found: dict[str, tuple[float, str]] = {}
 
     def walk(box, block, part):
         part = _part_name(box, part)

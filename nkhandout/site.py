@@ -113,8 +113,7 @@ def build_site(project, out, clinic_paths=(), jobs=None, log=None):
 
 def _topic_groups(project, out, clinic_paths, jobs, log):
     """The PDFs, web pages and pictures of one topic, as index groups."""
-    from . import batch, htmlout, incremental, locales
-    from . import build as builder
+    from . import batch, build as builder, htmlout, incremental, locales
     from .handout import _plain
 
     codes = incremental.candidate_codes(project)

@@ -97,7 +97,7 @@ def update(project):
     catalogs as they were.
     """
     report = {}
-    pending = []  # (path, text, report key, changed): written only once all are merged
+    pending: list[tuple] = []  # (path, text, report key, changed): written only once all are merged
     labels_pot = None
     for name in project.topic_names():
         bound = project.for_topic(name)
@@ -138,6 +138,7 @@ def mark_reviewed(project, code, reviewer, day=None):
     if state.path is None:
         raise UsageError("en is the source language; review the content itself instead")
     where = project.relative(state.path)
+    assert state.loaded is not None  # a locale with a catalog file has it loaded
     if not state.stats.complete or state.problems:
         raise HandoutError("only a complete catalog that passes `nkhandout check` can be marked reviewed", where)
     day = day or datetime.date.today()

@@ -198,7 +198,7 @@ def large_print_job(shared, code, paper, clinic_path):
     from .errors import HandoutError
 
     state = _warm(shared)
-    result = {"pdf": None, "error": None}
+    result: dict[str, bytes | str | None] = {"pdf": None, "error": None}
     if state["error"] is not None:
         result["error"] = str(state["error"])
         return result
@@ -265,10 +265,10 @@ class Service:
         self.watch = watch
         self.prerender = prerender
         self.cache = OrderedDict()
-        self.pending = {}
+        self.pending: dict[str, asyncio.Future] = {}
         self.version = 0
-        self.changed = None
-        self.executor = None
+        self.changed: asyncio.Condition | None = None  # made by start(), in the server's loop
+        self.executor: ProcessPoolExecutor | None = None
         self.foreground = 0
         self._shared = (0.0, None)
         self._codes = None
@@ -290,7 +290,7 @@ class Service:
         if self._clinics is None:
             from . import batch
 
-            found = {}
+            found: dict[str, Path] = {}
             if self.clinics_dir is not None and self.clinics_dir.is_dir():
                 for path in sorted(self.clinics_dir.glob("*.toml")):
                     if path.is_file():
@@ -387,7 +387,7 @@ class Service:
 
     def _replace(self, executor):
         """A new worker in place of ``executor``, once, however many calls saw it fail."""
-        if self.executor is executor:
+        if self.executor is executor and executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
             self.start_executor_again()
 
@@ -473,9 +473,13 @@ class Service:
         self._notify()
 
     def _notify(self):
+        changed = self.changed
+        if changed is None:
+            return  # not started: nobody waits for a change
+
         async def notify():
-            async with self.changed:
-                self.changed.notify_all()
+            async with changed:
+                changed.notify_all()
 
         asyncio.ensure_future(notify())
 
@@ -863,11 +867,13 @@ def create_app(project, clinics_dir=None, watch=False, prerender=False, allowed_
 
         async def stream():
             seen = service.version
+            changed = service.changed
+            assert changed is not None  # the service started with the app
             yield "retry: 1000\n\n"
             while True:
-                async with service.changed:
+                async with changed:
                     try:
-                        await asyncio.wait_for(service.changed.wait_for(lambda: service.version != seen), 15)
+                        await asyncio.wait_for(changed.wait_for(lambda: service.version != seen), 15)
                     except asyncio.TimeoutError:
                         yield ": keep-alive\n\n"
                         continue
