@@ -5,15 +5,25 @@ changed reads files and compares hashes, and imports neither Babel nor
 WeasyPrint.
 """
 
+# Lazy imports: build and render (Babel, Jinja2, WeasyPrint) and weasyprint
+# itself, only where a handout is made; everything else is imported here.
+import ctypes
 import math
 import os
 import re
+import signal
+import threading
+import time
 import tomllib
 from dataclasses import dataclass, field
+from multiprocessing import Pipe
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
-from . import files, incremental
+from . import clinic as clinic_lib, files, fonts, incremental
+from .content import MAX_SOURCE_BYTES, parse_toml
 from .errors import HandoutError, UsageError
+from .project import read_limited
 
 
 @dataclass(frozen=True)
@@ -65,9 +75,6 @@ def timeout_seconds():
 
 
 def handout_name(project):
-    from .content import MAX_SOURCE_BYTES, parse_toml
-    from .project import read_limited
-
     try:
         where = project.relative(project.source_file)
         raw = read_limited(project.source_file, MAX_SOURCE_BYTES, where, project.content_dir)
@@ -131,8 +138,6 @@ def load_clinics(paths):
     read and validated once; a bad one fails only its own handouts."""
     if not paths:
         return {}
-    from . import clinic as clinic_lib
-
     loaded = {}
     for path in paths:
         try:
@@ -244,8 +249,6 @@ def _fonts_problem(project, code):
     """The HandoutError that the fonts of ``code`` would fail its build with
     (not installed, or not the pinned file), or None. Standard library only;
     a manifest that cannot be read is reported by the build itself."""
-    from . import fonts
-
     try:
         manifest = fonts.load_manifest(project.templates_dir)
     except HandoutError:
@@ -292,9 +295,6 @@ class _signals:
     """SIGTERM stops the build as Ctrl-C does (Interrupted, exit 143)."""
 
     def __enter__(self):
-        import signal
-        import threading
-
         self.previous = None
         if threading.current_thread() is threading.main_thread():
             def stop(signum, _frame):
@@ -304,8 +304,6 @@ class _signals:
         return self
 
     def __exit__(self, *_exc):
-        import signal
-
         for sig, handler in (self.previous or {}).items():
             signal.signal(sig, handler)
         return False
@@ -483,9 +481,6 @@ class _Pool:
         self.killed = False
 
     def _spawn(self):
-        import signal
-        from multiprocessing import Pipe
-
         mine, theirs = Pipe()
         parent = os.getpid()
         blocked = {signal.SIGINT, signal.SIGTERM}
@@ -526,9 +521,6 @@ class _Pool:
         return pid
 
     def run(self, report):
-        import time
-        from multiprocessing.connection import Connection, wait
-
         pending = list(range(len(self.todo)))
         pending.reverse()
         done = 0
@@ -580,8 +572,6 @@ class _Pool:
                                           "lower --jobs (memory)"))
 
     def _kill(self, pid):
-        import signal
-
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
@@ -620,18 +610,11 @@ def _reap(pid, block):
 
 def _die_with_parent(parent):
     """Make sure a worker never outlives the build that started it."""
-    import signal
-
     try:
-        import ctypes
-
         libc = ctypes.CDLL(None, use_errno=True)
         if libc.prctl(1, signal.SIGKILL, 0, 0, 0) != 0:  # PR_SET_PDEATHSIG
             raise OSError(ctypes.get_errno(), "prctl")
     except (OSError, AttributeError):
-        import threading
-        import time
-
         def watch():
             while os.getppid() == parent:
                 time.sleep(0.2)

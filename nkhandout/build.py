@@ -29,6 +29,7 @@ from . import (
     validate,
 )
 from .errors import HandoutError
+from .incremental import candidate_codes
 from .locales import SOURCE_LOCALE
 from .project import Project
 
@@ -75,8 +76,6 @@ def load_inputs(project: Project) -> Inputs:
 
 def available(project: Project) -> list[str]:
     """Locale codes of the topic (named as Babel spells them), plus the English source."""
-    from .incremental import candidate_codes
-
     return [c for c in candidate_codes(project) if c == SOURCE_LOCALE or locales.canonical(c) == c]
 
 

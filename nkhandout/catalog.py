@@ -8,17 +8,23 @@ comments' layout), and so are the header lines no command changed and the
 file's line ends (LF or CRLF). Only new and changed entries are written anew."""
 
 import datetime
+import gettext
 import io
 import json
 import re
+import textwrap
+import unicodedata
 from dataclasses import dataclass, field
 
 import polib
 from babel.messages.catalog import Catalog, Message
 from babel.messages.extract import extract
+from babel.messages.plurals import get_plural
 
-from . import content, references
+from . import content, locales, references
 from .errors import HandoutError
+from .project import read_limited
+from .render import read_template
 
 PROJECT = "nkhandout handout"
 MAX_CATALOG_BYTES = 512 * 1024
@@ -54,8 +60,6 @@ LABELS_DATE = datetime.date(2026, 1, 1)
 def labels_template(templates_dir, rel):
     """The template of the labels every topic shares: the page's own words
     (pgettext in templates/*.j2) and the reference list's words."""
-    from .render import read_template
-
     pot = Catalog(project=PROJECT, version=LABELS_VERSION, fuzzy=False,
                   creation_date=_fixed_date(LABELS_DATE),
                   msgid_bugs_address="", copyright_holder="", charset="utf-8")
@@ -110,8 +114,6 @@ class Original:
 def header_problems(loaded, code, file_name):
     """[(line, message)] for the headers of ``code``'s catalog: a Language
     that names another language, a missing or wrong Plural-Forms."""
-    from . import locales
-
     lines = loaded.header_lines or {}
     found = []
     language = loaded.raw_language
@@ -126,10 +128,6 @@ def header_problems(loaded, code, file_name):
 
 
 def _plural_problem(raw_header, code):
-    import gettext
-
-    from babel.messages.plurals import get_plural
-
     match = re.fullmatch(r"\s*nplurals\s*=\s*(\d+)\s*;\s*plural\s*=\s*(.+?);?\s*", raw_header or "")
     expected = get_plural(code)
     if not match:
@@ -168,8 +166,6 @@ def load(path, where=None, locale=None, inside=None):
     Any wrapping, LF or CRLF line ends, and the headers Poedit, Weblate or
     GNU gettext write are accepted; what GNU ``msgfmt`` would refuse as
     syntax is refused here, with its line."""
-    from .project import read_limited
-
     where = where or str(path)
     raw = read_limited(path, MAX_CATALOG_BYTES, where, inside)
     if not raw.strip():
@@ -297,8 +293,6 @@ class _POEntry(polib.POEntry):
     time (as GNU gettext does), not left in lines of any length."""
 
     def _str_field(self, fieldname, delflag, plural_index, field, wrapwidth=78):
-        import textwrap
-
         lines = super()._str_field(fieldname, delflag, plural_index, field, wrapwidth)
         if len(lines) < 2 or not wrapwidth:
             return lines
@@ -433,8 +427,6 @@ def header_value_problem(value):
     ends the header and starts another), other line or paragraph breaks,
     bidi and invisible format characters, and backslashes (``\\n`` is a
     newline once the catalog is read) are refused."""
-    import unicodedata
-
     for char in str(value):
         category = unicodedata.category(char)
         if category in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"):
@@ -747,8 +739,6 @@ def is_blank(text):
     """True when ``text`` has no letter and no digit once markup (citation
     markers, placeholders, bold stars) is taken out: spaces, punctuation,
     symbols or invisible characters only."""
-    import unicodedata
-
     text = _PLACEHOLDER.sub("", references.CITATION.sub("", text or ""))
     return not any(unicodedata.category(char)[0] in "LN" for char in text)
 
@@ -761,8 +751,6 @@ def text_problem(msgstr):
     control characters (other than a line end or tab) and bidi embedding,
     override and isolate controls, which can print text reversed. Marks that
     scripts need (U+200C/U+200D joiners, U+200E/U+200F direction marks) stay."""
-    import unicodedata
-
     for char in msgstr or "":
         if char in "\n\t":
             continue

@@ -1,18 +1,26 @@
 """Clinic profiles: who hands the sheet out and whom to call."""
 
+# Lazy imports: Babel (country names), PIL (PNG logos) and segno (QR codes),
+# inside the functions that need them: a build with nothing to do loads the
+# clinic profiles to hash them and must not import those.
 import base64
 import difflib
+import io
 import math
 import os
 import re
 import stat
 import tomllib
 import unicodedata
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from xml.parsers import expat
 
 from .errors import HandoutError
+from .fonts import missing_glyphs
+from .project import read_limited
 
 MAX_PROFILE_BYTES = 64 * 1024
 MAX_LOGO_BYTES = 2 * 1024 * 1024
@@ -103,8 +111,6 @@ def _line(text, key):
 
 def load(path):
     """Read and validate the clinic profile at ``path``."""
-    from .project import read_limited
-
     path = Path(path)
     where = str(path)
     raw = read_limited(path, MAX_PROFILE_BYTES, where)
@@ -212,8 +218,6 @@ def _check_phone_count(phone, where):
 
 def check_glyphs(clinic, manifest, fonts_dir, code):
     """Refuse clinic text that the fonts of locale ``code`` cannot draw."""
-    from .fonts import missing_glyphs
-
     for key in PRINTED:
         value = getattr(clinic, key)
         missing = missing_glyphs(value, manifest, fonts_dir, code) if value else []
@@ -295,9 +299,6 @@ def _logo(profile, name, where):
 def _check_png(data, name, where):
     """Decode the whole PNG (a truncated or corrupt file is refused) after
     reading its size from the header (an image too large is refused unread)."""
-    import io
-    import warnings
-
     from PIL import Image
 
     def refuse(reason):
@@ -344,8 +345,6 @@ def _check_svg(data, where, name="logo"):
 
     The SVG is parsed with expat and refused at the first document type
     declaration, so no entity is ever declared or expanded."""
-    from xml.parsers import expat
-
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import HandoutError
+from .project import read_utf8
 
 MAX_SOURCE_BYTES = 256 * 1024
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
@@ -87,8 +88,6 @@ def _line_of(lines, text):
 
 def load(path, where=None, inside=None):
     """Parse and validate the English source file at ``path``."""
-    from .project import read_utf8
-
     where = where or str(path)
     text = read_utf8(path, MAX_SOURCE_BYTES, where, inside)
     data = parse_toml(text, where)

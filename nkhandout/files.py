@@ -1,7 +1,12 @@
 """Writing files so that nobody ever sees half of one."""
 
+# No lazy imports: the standard library only. A build with nothing to do comes
+# through here, so this module must never import Babel, Jinja2 or WeasyPrint.
+import fcntl
 import os
+import secrets
 import stat
+import time
 from pathlib import Path
 
 from .errors import HandoutError
@@ -33,9 +38,6 @@ def write_atomic(path, data, mode=0o644):
     can tell a file left by a killed build (unlocked) from one being written
     now (see remove_stale).
     """
-    import fcntl
-    import secrets
-
     path = Path(path)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
     for _attempt in range(100):
@@ -138,9 +140,6 @@ def private_folder(path):
 
 def remove_stale(folder, min_age=2.0):
     """Delete temporary files that killed builds left in ``folder``."""
-    import fcntl
-    import time
-
     folder = Path(folder)
     if not folder.is_dir() or folder.is_symlink():
         return 0  # never clean up where a link leads

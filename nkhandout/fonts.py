@@ -1,6 +1,9 @@
 """The handout fonts: install them from Debian's packages, describe them to CSS,
 and check that they can draw a locale's text."""
 
+# Lazy imports: fontTools, only where a font is cut down (install) or its
+# character map read (glyph checks): a build with nothing to do hashes the
+# font files here and must not pay for importing it.
 import hashlib
 import io
 import json
@@ -16,6 +19,7 @@ from pathlib import Path
 
 from . import files
 from .errors import HandoutError
+from .project import read_limited
 
 MANIFEST = "fonts.toml"
 # Beside the fonts: the SHA-256 of each font file, keyed by what the file
@@ -163,8 +167,6 @@ class Manifest:
 
 
 def load_manifest(templates_dir):
-    from .project import read_limited
-
     path = Path(templates_dir) / MANIFEST
     raw = read_limited(path, 64 * 1024, str(path), inside=templates_dir)
     try:

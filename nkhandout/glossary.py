@@ -22,6 +22,7 @@ import tomllib
 from dataclasses import dataclass
 
 from .errors import HandoutError
+from .project import read_utf8
 
 MAX_GLOSSARY_BYTES = 64 * 1024
 SOURCE = "en"
@@ -48,8 +49,6 @@ def path_for(project, code):
 
 def _read(project, code):
     """(table of terms, lines of the file, where) or None when there is no file."""
-    from .project import read_utf8
-
     path = path_for(project, code)
     if not path.is_file():
         return None

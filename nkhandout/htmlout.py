@@ -12,10 +12,11 @@ import hashlib
 import re
 from html import unescape
 from html.parser import HTMLParser
+from pathlib import Path
 
 from markupsafe import Markup, escape
 
-from . import render
+from . import batch, build as builder, files, render
 from .errors import HandoutError
 from .project import read_utf8
 
@@ -117,10 +118,6 @@ def build(project, codes, *, out_dir=None, draft=False, paper="auto", require_re
     """Write ``<name>.<code>.html`` for each locale (and clinic); return a batch.Result.
 
     The page is cheap to make (no layout), so it is simply made again."""
-    from pathlib import Path
-
-    from . import batch, build as builder, files
-
     out = Path(out_dir or project.handouts_dir)
     files.ensure_dir(out)
     result = batch.Result()

@@ -6,6 +6,10 @@ OUT/.nkhandout/<pdf name>.json, holding the hash of every input that shapes
 it and the hash of the PDF itself.
 """
 
+# No lazy imports: the standard library and the light modules (clinic, files,
+# fonts, project) only; Babel, Jinja2, WeasyPrint and the modules that import
+# them must never be imported here, since this decides whether to build at all.
+import dataclasses
 import hashlib
 import json
 import os
@@ -13,6 +17,11 @@ import re
 import stat
 from importlib import metadata
 from pathlib import Path
+
+from .clinic import load as load_clinic
+from .files import private_folder, read_regular, write_atomic
+from .fonts import digests
+from .project import read_nonblocking
 
 STAMP_DIR = ".nkhandout"
 PACKAGES = ("nkhandout", "weasyprint", "pydyf", "babel", "jinja2", "fonttools", "segno", "tinycss2", "cssselect2")
@@ -33,7 +42,6 @@ def _file_digest(digest, path):
         if not stat.S_ISREG(info.st_mode):
             digest.update(f"<not a file {info.st_mode}>".encode())
             return
-        from .project import read_nonblocking
 
         digest.update(read_nonblocking(path, MAX_HASHED))  # never blocks (/proc/kmsg is "regular")
         digest.update(str(info.st_size).encode())
@@ -59,7 +67,6 @@ def shared_hash(project):
     for path in _template_files(templates):
         digest.update(str(path.relative_to(templates)).encode())
         _file_digest(digest, path)
-    from .fonts import digests  # standard library only, like this module
 
     for name, sha in digests(fonts_dir).items():  # by content, cached
         if sha is not None:
@@ -100,12 +107,10 @@ def input_hash(project, code, clinic=None, options=(), shared=None):
         _file_digest(digest, project.catalog_file(code))
     if clinic is not None:
         if not hasattr(clinic, "path"):  # a profile's path: read and validate it first
-            from .clinic import load
 
-            clinic = load(clinic)
+            clinic = load_clinic(clinic)
         # The validated profile as the loader read it (logo included, as the
         # data it embeds): the profile is read once, never parsed here.
-        import dataclasses
 
         for item in dataclasses.fields(clinic):
             if item.name != "path":
@@ -120,8 +125,6 @@ def _stamp_path(pdf):
 
 
 def _sha(path):
-    from .files import read_regular
-
     data = read_regular(path)
     return hashlib.sha256(data).hexdigest() if data is not None else None
 
@@ -129,8 +132,6 @@ def _sha(path):
 def up_to_date(pdf, key):
     """True when ``pdf`` exists, is what was built, and was built from ``key``.
     Stamps and PDFs that are links, pipes or devices are never read."""
-    from .files import read_regular
-
     raw = read_regular(_stamp_path(pdf), 64 * 1024)
     try:
         stamp = json.loads(raw) if raw is not None else None
@@ -143,8 +144,6 @@ def up_to_date(pdf, key):
 
 def record(pdf, key):
     """Remember that ``pdf`` was built from ``key`` (written atomically)."""
-    from .files import private_folder, write_atomic
-
     path = _stamp_path(pdf)
     private_folder(path.parent)
     write_atomic(path, json.dumps({"inputs": key, "pdf": _sha(pdf)}).encode())
@@ -157,8 +156,6 @@ def _incomplete_path(folder, code):
 def skipped_incomplete(folder, code, key):
     """Why ``code`` was left out of a build into ``folder`` with these very
     inputs (None if it was not, or the inputs changed since)."""
-    from .files import read_regular
-
     raw = read_regular(_incomplete_path(folder, code), 64 * 1024)  # never a link or a pipe
     try:
         marker = json.loads(raw) if raw else None
@@ -172,8 +169,6 @@ def skipped_incomplete(folder, code, key):
 def record_incomplete(folder, code, key, reason):
     """Remember why ``code`` was left out, so that the next build says so
     again without loading the catalogs."""
-    from .files import private_folder, write_atomic
-
     path = _incomplete_path(folder, code)
     private_folder(path.parent)
     write_atomic(path, json.dumps({"inputs": key, "reason": reason}).encode())

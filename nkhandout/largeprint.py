@@ -6,8 +6,9 @@ print.css. Written as ``<name>.<code>.large.pdf``, beside the usual PDF.
 """
 
 from pathlib import Path
+from types import SimpleNamespace
 
-from . import render
+from . import batch, build as builder, files, incremental, render
 from .errors import HandoutError
 
 STYLESHEET = "large-print.css"
@@ -33,8 +34,6 @@ def render_one(renderer, value):
     html = render.to_html(value, renderer.env)
     document = renderer.layout(value, html)
     if len(document.pages) > MAX_PAGES:
-        from types import SimpleNamespace
-
         over = render.overflow_mm(SimpleNamespace(pages=document.pages[MAX_PAGES - 1:]))
         raise HandoutError(
             f"large print takes {len(document.pages)} pages: it overflows {MAX_PAGES} pages by about "
@@ -47,8 +46,6 @@ def build(project, codes, *, out_dir=None, draft=False, paper="auto", require_re
     """Write ``<name>.<code>.large.pdf`` for each locale (and clinic); return a batch.Result.
 
     Skipped, like `build`, when the inputs did not change."""
-    from . import batch, build as builder, files, incremental
-
     out = Path(out_dir or project.handouts_dir)
     files.ensure_dir(out)
     result = batch.Result()

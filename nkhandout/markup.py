@@ -13,6 +13,7 @@ from collections import Counter
 from babel.numbers import UnsupportedNumberingSystemError, format_decimal, format_percent
 from markupsafe import Markup, escape
 
+from .fonts import DIGITS
 from .references import CITATION
 
 TOKEN = re.compile(r"(\[@[^\]]*\])|\{([a-z_][a-z0-9_]*)\}")
@@ -48,8 +49,6 @@ def format_value(spec, locale, digits="latn"):
 
 def localize_digits(text, digits="latn"):
     """``text`` with its digits 0-9 written in ``digits`` (fonts.DIGITS)."""
-    from .fonts import DIGITS
-
     return text if digits == "latn" else text.translate(str.maketrans("0123456789", DIGITS[digits]))
 
 

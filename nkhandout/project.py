@@ -1,5 +1,7 @@
 """Where a project's content, templates, fonts and handouts live."""
 
+# No lazy imports: the standard library only. Every command loads the project,
+# a build with nothing to do included: never import Babel, Jinja2 or WeasyPrint.
 import os
 import re
 import stat

@@ -6,6 +6,7 @@ import re
 from markupsafe import Markup, escape
 
 from .errors import HandoutError
+from .project import read_utf8
 
 MAX_REFERENCES_BYTES = 512 * 1024
 MAX_AUTHORS = 6  # NLM: list the first six, then "et al."
@@ -22,8 +23,6 @@ WORDS = {
 
 def load(path, where=None, inside=None):
     """The references in the CSL-JSON file at ``path``, by id."""
-    from .project import read_utf8
-
     where = where or str(path)
     text = read_utf8(path, MAX_REFERENCES_BYTES, where, inside)
     try:

@@ -3,15 +3,24 @@
 WeasyPrint is imported only here, and only when a PDF is made.
 """
 
+import datetime
+import errno
 import hashlib
 import logging
 import os
+import stat
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import jinja2
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup
 
 from . import paper as papers, workarounds
+from .clinic import describe_uris
 from .errors import HandoutError
+from .markup import isolate
 
 TEMPLATE = "handout.html.j2"
 STYLESHEET = "print.css"
@@ -40,9 +49,6 @@ def read_template(templates_dir, name):
     below templates/ (to /etc/passwd, say) is refused, as are ``..``,
     devices, pipes and files over MAX_TEMPLATE_BYTES.
     """
-    import errno
-    import stat
-
     where = f"templates/{name}"
     pieces = name.split("/")
     if not name or name.startswith("/") or any(p in ("", ".", "..") for p in pieces):
@@ -103,8 +109,6 @@ class TemplateLoader(jinja2.BaseLoader):
 def jinja_env(templates_dir):
     """Templates run sandboxed: no attributes such as __globals__ or
     __class__, no calls to what the sandbox deems unsafe."""
-    from jinja2.sandbox import SandboxedEnvironment
-
     return SandboxedEnvironment(
         loader=TemplateLoader(templates_dir),
         autoescape=True,
@@ -118,11 +122,7 @@ def to_html(handout, env, **extra):
     """The handout's HTML; template errors name the template file and line.
 
     ``extra`` reaches the template as variables (``web``: the web page, see htmlout)."""
-    from jinja2.exceptions import SecurityError
-
     try:
-        from .markup import isolate
-
         rtl = handout.dir == "rtl"
         return env.get_template(TEMPLATE).render(
             h=handout, pgettext=handout.label, ltr=_ltr, iso=lambda text: isolate(text, rtl), **extra)
@@ -142,8 +142,6 @@ def to_html(handout, env, **extra):
 
 def _ltr(text, css_class=""):
     """``text`` kept left-to-right inside right-to-left pages (numbers, e-mail)."""
-    from markupsafe import Markup
-
     if css_class:
         return Markup('<span dir="ltr" class="%s">%s</span>') % (css_class, text)
     return Markup('<span dir="ltr">%s</span>') % text
@@ -184,8 +182,6 @@ class Renderer:
 
     def allowed(self, url):
         """The local path ``url`` may read, or None: project files only."""
-        from urllib.parse import unquote, urlsplit
-
         parts = urlsplit(url)
         if parts.scheme == "data":
             return "data"
@@ -291,8 +287,6 @@ class Renderer:
             raise HandoutError(f"refused to fetch {self.refused[0][:120]}",
                                f"locale {handout.code}", "handouts may use only the project's own files")
         if collector.messages:
-            from .clinic import describe_uris
-
             message = describe_uris(collector.messages[0], getattr(handout, "clinic", None))
             raise HandoutError(f"renderer warning: {message[:200]}", f"locale {handout.code}")
         return document
@@ -324,8 +318,6 @@ class Renderer:
 
 
 def _midnight(iso_day):
-    import datetime
-
     day = datetime.date.fromisoformat(iso_day)
     return datetime.datetime(day.year, day.month, day.day, tzinfo=datetime.timezone.utc).timestamp()
 

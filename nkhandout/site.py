@@ -8,13 +8,15 @@ from the PDFs. The index loads nothing but its own pictures.
 
 import base64
 import hashlib
+import io
 from pathlib import Path
 
 import jinja2
 from markupsafe import Markup
 
-from . import files
+from . import batch, build as builder, clinic as clinic_lib, files, htmlout, incremental, locales
 from .errors import HandoutError
+from .handout import _plain
 
 THUMBNAIL_WIDTH = 220  # pixels
 
@@ -74,9 +76,6 @@ def _thumbnail(pdf, target):
         import pypdfium2
     except ImportError:
         raise HandoutError("the site's page pictures need pypdfium2", hint="pip install -e '.[web]'") from None
-    import io
-
-    from . import files
 
     kept = files.read_regular(target, 4 * 1024 * 1024)  # never a link or a pipe
     if kept is not None and target.stat().st_mtime_ns >= pdf.stat().st_mtime_ns:
@@ -113,9 +112,6 @@ def build_site(project, out, clinic_paths=(), jobs=None, log=None):
 
 def _topic_groups(project, out, clinic_paths, jobs, log):
     """The PDFs, web pages and pictures of one topic, as index groups."""
-    from . import batch, build as builder, htmlout, incremental, locales
-    from .handout import _plain
-
     codes = incremental.candidate_codes(project)
     pdfs = batch.run(project, codes, out_dir=out, clinic_paths=clinic_paths, only_complete=True,
                      jobs=jobs, log=log)
@@ -132,8 +128,6 @@ def _topic_groups(project, out, clinic_paths, jobs, log):
         folder = out / batch.clinic_slug(clinic_path) if clinic_path else out
         heading = title
         if clinic_path:
-            from . import clinic as clinic_lib
-
             try:
                 heading = f"{title}: with the box of {clinic_lib.load(clinic_path).name}"
             except HandoutError:

@@ -21,12 +21,25 @@ import asyncio
 import io
 import ipaddress
 import json
+import multiprocessing
 import re
+import signal
+import socket
+import threading
 import time
 from collections import OrderedDict
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import urlencode
+
+from markupsafe import Markup
+
+from . import batch, clinic as clinic_lib, incremental
+from .batch import timeout_seconds
+from .errors import HandoutError
+from .project import Project
 
 PAPERS = ("a4", "letter")
 OUTSIDE_GRACE = 2.0  # s the worker has to answer a render it stopped itself
@@ -56,16 +69,11 @@ class _time_limit:
     interrupt it; the worker stays up for the next request."""
 
     def __init__(self, code):
-        from .batch import timeout_seconds
-
         self.code = code
         self.seconds = timeout_seconds()
         self.armed = False
 
     def __enter__(self):
-        import signal
-        import threading
-
         if threading.current_thread() is threading.main_thread():
             def expire(_signum, _frame):
                 raise _TimedOut()
@@ -76,10 +84,6 @@ class _time_limit:
         return self
 
     def __exit__(self, kind, value, traceback):
-        import signal
-
-        from .errors import HandoutError
-
         if self.armed:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, self.previous)
@@ -93,8 +97,6 @@ class _time_limit:
 def _worker_init(root, fonts_dir, topic=None):
     """Start of the worker process: the project (seen through the topic
     served), and WeasyPrint imported."""
-    from .project import Project
-
     _WORKER["project"] = Project.at(root, fonts_dir, topic=topic)
     import weasyprint  # noqa: F401  (imported once, here, not per render)
 
@@ -102,7 +104,6 @@ def _worker_init(root, fonts_dir, topic=None):
 def _warm(shared):
     """Load inputs, fonts and stylesheets once for ``shared`` (the project's hash)."""
     from . import build as builder, htmlout, render
-    from .errors import HandoutError
 
     if _WORKER.get("shared") == shared:
         return _WORKER
@@ -149,8 +150,7 @@ def render_job(shared, code, paper, clinic_path, scale=PREVIEW_SCALE):
 
     Returns a plain dict: problems (where, message) as `check` reports them,
     an error that stops the PDF, the PDF and PNG bytes, the web page."""
-    from . import build as builder, check as checker, clinic as clinic_lib, htmlout, render
-    from .errors import HandoutError
+    from . import build as builder, check as checker, htmlout, render
 
     state = _warm(shared)
     result = {"problems": [], "error": None, "pdf": None, "png": None, "html": None,
@@ -194,8 +194,7 @@ def render_job(shared, code, paper, clinic_path, scale=PREVIEW_SCALE):
 
 def large_print_job(shared, code, paper, clinic_path):
     """The large-print PDF (at most two pages), or why there is none."""
-    from . import build as builder, check as checker, clinic as clinic_lib, largeprint
-    from .errors import HandoutError
+    from . import build as builder, check as checker, largeprint
 
     state = _warm(shared)
     result: dict[str, bytes | str | None] = {"pdf": None, "error": None}
@@ -224,7 +223,6 @@ def large_print_job(shared, code, paper, clinic_path):
 def index_job(shared, codes):
     """One row per locale for the index: names, progress, review status."""
     from . import build as builder, locales
-    from .errors import HandoutError
 
     state = _warm(shared)
     rows = []
@@ -288,8 +286,6 @@ class Service:
     def clinics(self):
         """{name: path} of the profiles in the clinics folder."""
         if self._clinics is None:
-            from . import batch
-
             found: dict[str, Path] = {}
             if self.clinics_dir is not None and self.clinics_dir.is_dir():
                 for path in sorted(self.clinics_dir.glob("*.toml")):
@@ -300,9 +296,6 @@ class Service:
 
     def clinic_label(self, name):
         """The clinic's own name from its profile (the file name if it cannot be read)."""
-        from . import clinic as clinic_lib
-        from .errors import HandoutError
-
         path = self.clinics()[name]
         try:
             stamp = path.stat().st_mtime_ns
@@ -319,8 +312,6 @@ class Service:
     def shared(self):
         """incremental.shared_hash of the project; with --watch, computed again
         after each change; without, at most once a second."""
-        from . import incremental
-
         stamp, value = self._shared
         now = time.monotonic()
         if value is None or (not self.watch and now - stamp > 1.0):
@@ -331,8 +322,6 @@ class Service:
         return value
 
     def key(self, code, paper, clinic, kind="page"):
-        from . import incremental
-
         path = self.clinics()[clinic] if clinic else None
         options = (("draft", "auto"), ("paper", paper), ("require_reviewed", False), ("web", kind))
         return incremental.input_hash(self.project, code, path, options, self.shared())
@@ -340,8 +329,6 @@ class Service:
     # the worker
 
     def start(self):
-        import multiprocessing
-
         context = multiprocessing.get_context("spawn")
         self.executor = ProcessPoolExecutor(
             1, mp_context=context, initializer=_worker_init,
@@ -368,8 +355,6 @@ class Service:
         passes NKHANDOUT_TIMEOUT itself; as the renderer may swallow that,
         the server kills a worker still busy a little later and starts another.
         The one worker renders in turn, so the time counts from the request."""
-        from .batch import timeout_seconds
-
         loop = asyncio.get_running_loop()
         executor = self.executor
         try:
@@ -392,8 +377,6 @@ class Service:
             self.start_executor_again()
 
     def start_executor_again(self):
-        import multiprocessing
-
         self.executor = ProcessPoolExecutor(
             1, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init,
             initargs=(str(self.project.root), str(self.project.fonts_dir), self.project.topic_name or None))
@@ -674,10 +657,6 @@ def _jinja():
 
 def create_app(project, clinics_dir=None, watch=False, prerender=False, allowed_hosts=None):
     """The Starlette application for ``project``."""
-    from contextlib import asynccontextmanager
-    from urllib.parse import urlencode
-
-    from markupsafe import Markup
     from starlette.applications import Starlette
     from starlette.middleware import Middleware
     from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -813,7 +792,6 @@ def create_app(project, clinics_dir=None, watch=False, prerender=False, allowed_
         code, _paper, clinic, result = await _artefact(request)
         if result["pdf"] is None:
             raise Refused(404, "no PDF: " + (result["error"] or "not rendered"))
-        from . import batch
 
         name = f"{batch.handout_name(project) or 'handout'}.{code}" + (f".{clinic}" if clinic else "") + ".pdf"
         how = "attachment" if request.query_params.get("download") else "inline"
@@ -827,7 +805,6 @@ def create_app(project, clinics_dir=None, watch=False, prerender=False, allowed_
         _key, result = await service.rendered(code, paper, clinic, kind="large")
         if result["pdf"] is None:
             raise Refused(404, "no large-print PDF: " + (result["error"] or "not rendered"))
-        from . import batch
 
         name = (f"{batch.handout_name(project) or 'handout'}.{code}" + (f".{clinic}" if clinic else "")
                 + ".large.pdf")
@@ -991,11 +968,7 @@ def is_loopback(host):
 
 def serve(project, host="127.0.0.1", port=8000, clinics_dir=None, watch=False, prerender=True, log=print):
     """Run the app until interrupted."""
-    import socket
-
     import uvicorn
-
-    from .errors import HandoutError
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
