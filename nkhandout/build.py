@@ -150,7 +150,7 @@ def _read_part(project: Project, path: Path, code: str, pot: Catalog) -> tuple[P
     problems = [(where, line, message) for line, message in catalog.header_problems(loaded, code, path.name)]
     translations = catalog.translations(loaded.catalog)
     for message in pot:
-        if not message.id:
+        if not message.id or not isinstance(message.id, str):  # the templates have no plural forms
             continue
         text = translations.get((message.context, message.id))
         if text:

@@ -121,9 +121,9 @@ def load(path):
         line = raw[: error.start].count(b"\n") + 1
         raise HandoutError("not UTF-8", f"{where}:{line}", "save the file as UTF-8") from None
     except tomllib.TOMLDecodeError as error:
-        line = re.search(r"line (\d+)", str(error))
+        at = re.search(r"line (\d+)", str(error))
         raise HandoutError(f"TOML syntax error: {str(error).split(' (at')[0]}",
-                           f"{where}:{line.group(1) if line else 1}") from None
+                           f"{where}:{at.group(1) if at else 1}") from None
     except ValueError:  # an integer of thousands of digits
         long_number = re.search(r"\d{1000,}", text)
         line = text[: long_number.start()].count("\n") + 1 if long_number else 1

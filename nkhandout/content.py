@@ -6,6 +6,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .errors import HandoutError
 from .project import read_utf8
@@ -86,7 +87,7 @@ def _line_of(lines, text):
     return 0
 
 
-def load(path, where=None, inside=None):
+def load(path: Path, where: str | None = None, inside: Path | None = None) -> Source:
     """Parse and validate the English source file at ``path``."""
     where = where or str(path)
     text = read_utf8(path, MAX_SOURCE_BYTES, where, inside)
@@ -94,7 +95,7 @@ def load(path, where=None, inside=None):
     return _build(data, text.splitlines(), where, path)
 
 
-def parse_toml(text, where):
+def parse_toml(text: str, where: str) -> dict[str, Any]:
     """``text`` as TOML; every way it can fail is one HandoutError."""
     try:
         return tomllib.loads(text)
@@ -315,6 +316,6 @@ def _what(kind, number):
     return f"{number:,}, a number"
 
 
-def placeholders(text):
+def placeholders(text: str) -> list[str]:
     """The placeholder names used in ``text``."""
     return _PLACEHOLDER.findall(text)

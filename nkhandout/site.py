@@ -9,6 +9,7 @@ from the PDFs. The index loads nothing but its own pictures.
 import base64
 import hashlib
 import io
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import jinja2
@@ -17,6 +18,7 @@ from markupsafe import Markup
 from . import batch, build as builder, clinic as clinic_lib, files, htmlout, incremental, locales
 from .errors import HandoutError
 from .handout import _plain
+from .project import Project
 
 THUMBNAIL_WIDTH = 220  # pixels
 
@@ -98,7 +100,8 @@ def _thumbnail(pdf, target):
     return image.size
 
 
-def build_site(project, out, clinic_paths=(), jobs=None, log=None):
+def build_site(project: Project, out: Path | str, clinic_paths: Sequence[Path | str] = (), jobs: int | None = None,
+               log: Callable[[str], object] | None = None) -> tuple[int, list]:
     """Write the site of every topic into ``out``; return (pages, failures)."""
     groups, failures = [], []
     titles = []

@@ -9,7 +9,7 @@ _TEMPLATE = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}")
 MAX_STRING = 2000
 
 
-def problems(msgid, msgstr):
+def problems(msgid: str, msgstr: str) -> list[str]:
     """What is wrong with ``msgstr`` as a translation of ``msgid`` (plain words)."""
     found = []
     if len(msgstr) > MAX_STRING:
