@@ -138,7 +138,7 @@ def load_clinics(paths):
     read and validated once; a bad one fails only its own handouts."""
     if not paths:
         return {}
-    loaded = {}
+    loaded: dict[Path | str, clinic_lib.Clinic | HandoutError] = {}
     for path in paths:
         try:
             loaded[path] = clinic_lib.load(path)

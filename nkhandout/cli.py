@@ -474,7 +474,7 @@ def _locale_row(project, inputs, renderer, code, no_layout, box):
         "translated": stats.translated if stats else 0,
         "fuzzy": stats.fuzzy if stats else 0,
         "untranslated": stats.untranslated if stats else 0,
-        "percent": round(100 * stats.translated / total) if total else 0,
+        "percent": round(100 * stats.translated / total) if stats and total else 0,
         "fonts_ok": not any(p["code"] == "glyphs" or p["code"] == "fonts" for p in problems),
         "fits": report.fits,
         "fit": [{"combination": f.name, "paper": f.paper, "clinic": f.clinic, "fits": f.fits,

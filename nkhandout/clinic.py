@@ -13,14 +13,19 @@ import stat
 import tomllib
 import unicodedata
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 from xml.parsers import expat
 
 from .errors import HandoutError
-from .fonts import missing_glyphs
+from .fonts import Manifest, missing_glyphs
 from .project import read_limited
+
+if TYPE_CHECKING:
+    from weasyprint import Document
 
 MAX_PROFILE_BYTES = 64 * 1024
 MAX_LOGO_BYTES = 2 * 1024 * 1024
@@ -88,7 +93,7 @@ class Clinic:
     logo_name: str = ""
 
     @staticmethod
-    def direction(text):
+    def direction(text: str) -> str:
         """The direction of ``text`` by its first strong character ("ltr", "rtl" or "").
 
         A clinic's own lines keep their own direction, so a Latin name on an
@@ -109,7 +114,7 @@ def _line(text, key):
     return 1
 
 
-def load(path):
+def load(path: Path | str) -> Clinic:
     """Read and validate the clinic profile at ``path``."""
     path = Path(path)
     where = str(path)
@@ -216,7 +221,7 @@ def _check_phone_count(phone, where):
                            where, "write the number with the digits 0-9")
 
 
-def check_glyphs(clinic, manifest, fonts_dir, code):
+def check_glyphs(clinic: Clinic, manifest: Manifest, fonts_dir: Path | str, code: str) -> None:
     """Refuse clinic text that the fonts of locale ``code`` cannot draw."""
     for key in PRINTED:
         value = getattr(clinic, key)
@@ -229,7 +234,7 @@ def check_glyphs(clinic, manifest, fonts_dir, code):
                 "or add a font for it to templates/fonts.toml")
 
 
-def logo_file(profile, name, where=None):
+def logo_file(profile: Path, name: str, where: str | None = None) -> Path:
     """The checked path of logo ``name`` beside ``profile``: a plain name of a
     regular, non-empty file inside the profile's folder, under the size limit.
     Nothing is read here; raises HandoutError otherwise."""
@@ -258,7 +263,7 @@ def logo_file(profile, name, where=None):
     return resolved
 
 
-def read_logo(path, where):
+def read_logo(path: Path, where: str) -> bytes:
     """The bytes of a checked logo file, never blocking and never past the limit."""
     flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
@@ -478,7 +483,7 @@ def _qr(url, where):
 
 
 @lru_cache(maxsize=1)
-def max_qr_url():
+def max_qr_url() -> int:
     """The longest website that still prints as a scannable QR code."""
     import segno
 
@@ -490,7 +495,7 @@ def max_qr_url():
         length += 1
 
 
-def describe_uris(message, clinic):
+def describe_uris(message: str, clinic: Clinic | None) -> str:
     """``message`` with the clinic's data URIs replaced by what they are."""
     if clinic is None:
         return message
@@ -502,7 +507,7 @@ def describe_uris(message, clinic):
     return re.sub(r"data:[\w/+.-]+;base64,[A-Za-z0-9+/=]{20,}", "an embedded image", message)
 
 
-def load_many(paths):
+def load_many(paths: Iterable[Path | str]) -> list[Path]:
     """Profiles from files and folders (a folder gives every *.toml in it)."""
     found = []
     for item in paths:
@@ -534,7 +539,7 @@ class BoxError(HandoutError):
     with this locale (check lists it), not of the project."""
 
 
-def check_box(document, clinic, code):
+def check_box(document: "Document", clinic: Clinic | None, code: str) -> None:
     """Refuse a laid-out page whose clinic box does not hold every field.
 
     Nothing in the box is clipped, so a word wider than the box (a long

@@ -5,11 +5,18 @@ checks as the one-page sheet; templates/large-print.css is added after
 print.css. Written as ``<name>.<code>.large.pdf``, beside the usual PDF.
 """
 
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 from . import batch, build as builder, files, incremental, render
 from .errors import HandoutError
+from .handout import Handout
+from .project import Project
+
+if TYPE_CHECKING:
+    from weasyprint import Document
 
 STYLESHEET = "large-print.css"
 MAX_PAGES = 2
@@ -19,7 +26,7 @@ SUFFIX = ".large.pdf"
 class LargePrintRenderer(render.Renderer):
     """A Renderer whose stylesheets end with the large-print one."""
 
-    def stylesheets(self, code, paper):
+    def stylesheets(self, code: str, paper: str) -> list:
         from weasyprint import CSS
 
         sheets = super().stylesheets(code, paper)
@@ -29,7 +36,7 @@ class LargePrintRenderer(render.Renderer):
         return [*sheets, self._css[("large",)]]
 
 
-def render_one(renderer, value):
+def render_one(renderer: LargePrintRenderer, value: Handout) -> tuple["Document", str]:
     """Lay out one large-print handout; refuse more than two pages."""
     html = render.to_html(value, renderer.env)
     document = renderer.layout(value, html)
@@ -41,8 +48,9 @@ def render_one(renderer, value):
     return document, html
 
 
-def build(project, codes, *, out_dir=None, draft=False, paper="auto", require_reviewed=False,
-          clinic_paths=(), only_complete=False, force=False, log=None):
+def build(project: Project, codes: Iterable[str], *, out_dir: Path | str | None = None, draft: bool = False,
+          paper: str = "auto", require_reviewed: bool = False, clinic_paths: Sequence[Path | str] = (),
+          only_complete: bool = False, force: bool = False, log: Callable[[str], object] | None = None) -> batch.Result:
     """Write ``<name>.<code>.large.pdf`` for each locale (and clinic); return a batch.Result.
 
     Skipped, like `build`, when the inputs did not change."""

@@ -169,7 +169,7 @@ class Project:
             return str(path)
 
 
-def read_limited(path: Path | str, limit: int, where: str, inside: Path | None = None) -> bytes:
+def read_limited(path: Path | str, limit: int, where: str, inside: Path | str | None = None) -> bytes:
     """The bytes of ``path``, refusing what a content file must never be.
 
     A link that leads outside ``inside``, anything but a regular file (a
@@ -221,7 +221,7 @@ def read_nonblocking(path: Path | str, most: int) -> bytes:
         os.close(handle)
 
 
-def read_utf8(path: Path | str, limit: int, where: str, inside: Path | None = None) -> str:
+def read_utf8(path: Path | str, limit: int, where: str, inside: Path | str | None = None) -> str:
     """read_limited, then UTF-8 without a byte order mark, as text."""
     raw = read_limited(path, limit, where, inside)
     if raw.startswith(b"\xef\xbb\xbf"):

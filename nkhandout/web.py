@@ -268,7 +268,7 @@ class Service:
         self.changed: asyncio.Condition | None = None  # made by start(), in the server's loop
         self.executor: ProcessPoolExecutor | None = None
         self.foreground = 0
-        self._shared = (0.0, None)
+        self._shared: tuple[float, str | None] = (0.0, None)
         self._codes = None
         self._clinics = None
         self._labels = {}
