@@ -15,6 +15,7 @@ import signal
 import threading
 import time
 import tomllib
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing import Pipe
 from multiprocessing.connection import Connection, wait
@@ -23,7 +24,7 @@ from pathlib import Path
 from . import clinic as clinic_lib, files, fonts, incremental
 from .content import MAX_SOURCE_BYTES, parse_toml
 from .errors import HandoutError, UsageError
-from .project import read_limited
+from .project import Project, read_limited
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ OUTDATED = ".outdated.pdf"
 STALE_AGE = 2.0  # seconds: a younger unlocked temporary file may be a build just starting
 
 
-def timeout_seconds():
+def timeout_seconds() -> float:
     """NKHANDOUT_TIMEOUT: the seconds one handout may take to render."""
     raw = os.environ.get("NKHANDOUT_TIMEOUT", "").strip()
     if not raw:
@@ -74,7 +75,7 @@ def timeout_seconds():
     return seconds
 
 
-def handout_name(project):
+def handout_name(project: Project) -> str | None:
     try:
         where = project.relative(project.source_file)
         raw = read_limited(project.source_file, MAX_SOURCE_BYTES, where, project.content_dir)
@@ -85,11 +86,11 @@ def handout_name(project):
     return name if isinstance(name, str) and re.fullmatch(r"[a-z0-9][a-z0-9-]{0,80}", name) else None
 
 
-def clinic_slug(path):
+def clinic_slug(path: Path | str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", Path(path).stem.lower()).strip("-") or "clinic"
 
 
-def clinic_files(paths):
+def clinic_files(paths: Iterable[Path | str]) -> list[Path]:
     """Profiles named by ``paths`` (files, or folders of *.toml), each once.
 
     Two different profiles that would share an output folder (``a/clinic.toml``
@@ -122,7 +123,8 @@ def clinic_files(paths):
     return unique
 
 
-def clinic_folders(out, clinic_paths):
+def clinic_folders(out: Path | str, clinic_paths: Iterable[Path | str]
+                   ) -> Iterator[tuple[Path, str, clinic_lib.Clinic | HandoutError | None]]:
     """(folder, slug, Clinic or the HandoutError that refuses it) for each
     profile, each read once; (out, "", None) when there are none."""
     paths = clinic_files(clinic_paths)
@@ -133,12 +135,12 @@ def clinic_folders(out, clinic_paths):
         yield Path(out) / clinic_slug(path), clinic_slug(path), clinic
 
 
-def load_clinics(paths):
+def load_clinics(paths: Iterable[Path]) -> dict[Path, clinic_lib.Clinic | HandoutError]:
     """{path: Clinic, or the HandoutError that refuses it}: each profile is
     read and validated once; a bad one fails only its own handouts."""
     if not paths:
         return {}
-    loaded: dict[Path | str, clinic_lib.Clinic | HandoutError] = {}
+    loaded: dict[Path, clinic_lib.Clinic | HandoutError] = {}
     for path in paths:
         try:
             loaded[path] = clinic_lib.load(path)
@@ -154,7 +156,7 @@ def load_clinics(paths):
     return loaded
 
 
-def resolve(project, codes):
+def resolve(project: Project, codes: Iterable[str]) -> list[str]:
     """Canonical locale codes for what the user typed (Babel only if needed)."""
     available = incremental.candidate_codes(project)
     folded = {c.lower(): c for c in available}
@@ -170,24 +172,26 @@ def resolve(project, codes):
     return resolved
 
 
-def pdf_name(name, code, draft=False):
+def pdf_name(name: str, code: str, draft: bool = False) -> str:
     """A final handout is <name>.<code>.pdf; a draft never takes that name."""
     return f"{name}.{code}.draft.pdf" if draft else f"{name}.{code}.pdf"
 
 
-def outdated_path(target):
+def outdated_path(target: Path | str) -> Path:
     return Path(target).with_name(Path(target).name[: -len(".pdf")] + OUTDATED)
 
 
-def plan(project, codes, out, clinics, options):
+def plan(project: Project, codes: Iterable[str], out: Path, clinics: dict[Path, clinic_lib.Clinic | HandoutError],
+         options: tuple[tuple[str, object], ...]) -> list[Job]:
     """One Job per (clinic, locale), with its target and input hash.
 
     ``clinics`` maps profile paths to what load_clinics() made of them."""
     name = handout_name(project) or "handout"
-    draft = dict(options).get("draft", False)
+    draft = bool(dict(options).get("draft", False))
     shared = incremental.shared_hash(project)
     jobs = []
-    for clinic_path in list(clinics) or [None]:
+    clinic_paths: list[Path | None] = list(clinics) or [None]
+    for clinic_path in clinic_paths:
         clinic = clinics[clinic_path] if clinic_path else None
         folder = out / clinic_slug(clinic_path) if clinic_path else out
         for code in codes:
@@ -197,9 +201,11 @@ def plan(project, codes, out, clinics, options):
     return jobs
 
 
-def run(project, codes, *, out_dir=None, draft=False, paper="auto", require_reviewed=False,
-        clinic_paths=(), only_complete=False, force=False, jobs=None, log=None, progress=None,
-        stale_age=None):
+def run(project: Project, codes: Iterable[str], *, out_dir: Path | str | None = None, draft: bool = False,
+        paper: str = "auto", require_reviewed: bool = False, clinic_paths: Sequence[Path | str] = (),
+        only_complete: bool = False, force: bool = False, jobs: int | None = None,
+        log: Callable[[str], object] | None = None, progress: Callable[[int, int], object] | None = None,
+        stale_age: float | None = None) -> Result:
     """Build ``codes`` (for each clinic); return a Result.
 
     SIGTERM (like Ctrl-C) stops every worker and raises Interrupted."""

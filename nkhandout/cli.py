@@ -125,7 +125,7 @@ def build(project, topic_names, langs, all_, paper, out, draft, require_reviewed
     if not langs and not all_:
         raise UsageError("say which locales to build", hint="--lang CODE or --all")
     topics = _topics(project, topic_names)
-    names: dict[str, str] = {}
+    names: dict[str | None, str] = {}
     for bound in topics:
         name = batch.handout_name(bound)
         if name in names:

@@ -124,7 +124,7 @@ def _topic_groups(project, out, clinic_paths, jobs, log):
     inputs = builder.load_inputs(project)
     title = _plain(inputs.source.title.text)
     built = {path.resolve() for path in pdfs.written + pdfs.skipped}
-    clinics = batch.clinic_files(clinic_paths) or [None]
+    clinics: list[Path | None] = list(batch.clinic_files(clinic_paths)) or [None]
     name = batch.handout_name(project) or "handout"
     groups = []
     for clinic_path in clinics:
