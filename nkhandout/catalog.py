@@ -14,7 +14,9 @@ import json
 import re
 import textwrap
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import polib
 from babel.messages.catalog import Catalog, Message
@@ -38,7 +40,7 @@ def _fixed_date(day):
     return datetime.datetime(day.year, day.month, day.day, tzinfo=datetime.timezone.utc)
 
 
-def template(source, rel):
+def template(source: content.Source, rel: Callable[..., str]) -> Catalog:
     """A topic's catalog template (.pot): its English source."""
     pot = Catalog(project=PROJECT, version=source.version, fuzzy=False,
                   creation_date=_fixed_date(source.reviewed),
@@ -57,7 +59,7 @@ LABELS_VERSION = "1"
 LABELS_DATE = datetime.date(2026, 1, 1)
 
 
-def labels_template(templates_dir, rel):
+def labels_template(templates_dir: Path, rel: Callable[[Path | str], str]) -> Catalog:
     """The template of the labels every topic shares: the page's own words
     (pgettext in templates/*.j2) and the reference list's words."""
     pot = Catalog(project=PROJECT, version=LABELS_VERSION, fuzzy=False,
@@ -111,7 +113,7 @@ class Original:
     final_newline: bool = True  # whether the last line ends with a line end
 
 
-def header_problems(loaded, code, file_name):
+def header_problems(loaded: Loaded, code: str, file_name: str) -> list[tuple[int, str]]:
     """[(line, message)] for the headers of ``code``'s catalog: a Language
     that names another language, a missing or wrong Plural-Forms."""
     lines = loaded.header_lines or {}
@@ -160,7 +162,8 @@ def _raw_headers(text):
 WIDTH = 76  # columns new and changed entries are wrapped to
 
 
-def load(path, where=None, locale=None, inside=None):
+def load(path: Path | str, where: str | None = None, locale: str | None = None,
+         inside: Path | str | None = None) -> Loaded:
     """Read the PO file at ``path``; a syntax error names file and line.
 
     Any wrapping, LF or CRLF line ends, and the headers Poedit, Weblate or
@@ -420,7 +423,7 @@ def _unescape(chunk):
     return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(1)), chunk)
 
 
-def header_value_problem(value):
+def header_value_problem(value: str) -> str | None:
     """Why ``value`` cannot be written into a catalog header, or None.
 
     A header value is one line of plain text: control characters (a newline
@@ -436,7 +439,7 @@ def header_value_problem(value):
     return None
 
 
-def check_header_value(name, value, error=HandoutError):
+def check_header_value(name: str, value: str, error: type[HandoutError] = HandoutError) -> None:
     """Raise ``error`` when ``value`` cannot be the catalog header ``name``."""
     problem = header_value_problem(value)
     if problem:
@@ -520,7 +523,7 @@ def _check_duplicates(text, where):
         number += 1
 
 
-def dump(loaded):
+def dump(loaded: Loaded) -> str:
     """The catalog as PO text, with nkhandout's extra headers kept.
 
     A catalog read from disk keeps the file's line ends, the header lines no
@@ -728,14 +731,14 @@ class Stats:
     untranslated: int
 
     @property
-    def complete(self):
+    def complete(self) -> bool:
         return self.fuzzy == 0 and self.untranslated == 0
 
 
 _PLACEHOLDER = re.compile(r"\{[a-z_][a-z0-9_]*\}")
 
 
-def is_blank(text):
+def is_blank(text: str) -> bool:
     """True when ``text`` has no letter and no digit once markup (citation
     markers, placeholders, bold stars) is taken out: spaces, punctuation,
     symbols or invisible characters only."""
@@ -746,7 +749,7 @@ def is_blank(text):
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
-def text_problem(msgstr):
+def text_problem(msgstr: str) -> str | None:
     """What in a translation would print wrongly or invisibly, or None:
     control characters (other than a line end or tab) and bidi embedding,
     override and isolate controls, which can print text reversed. Marks that
@@ -762,7 +765,7 @@ def text_problem(msgstr):
     return None
 
 
-def translated(msgid, msgstr):
+def translated(msgid, msgstr) -> bool:
     """True when ``msgstr`` is a usable translation of ``msgid``: not empty,
     and not blank (unless the English itself is blank)."""
     return isinstance(msgstr, str) and bool(msgstr) and (not is_blank(msgstr) or is_blank(msgid))
@@ -778,7 +781,7 @@ class Gap:
     english: str = ""  # for "edited": the template's English
 
     @property
-    def message(self):
+    def message(self) -> str:
         if self.kind == "fuzzy":
             return (f"{self.context}: fuzzy (the English changed); check the translation, "
                     "then remove the fuzzy flag")
@@ -802,7 +805,7 @@ def _unique_contexts(pot):
     return {context: msgid for context, msgid in seen.items() if msgid is not None}
 
 
-def edited_msgids(catalog, pot):
+def edited_msgids(catalog, pot) -> list[tuple[int, str, str]]:
     """[(line, context, template English)] for the catalog's entries whose
     msgid is not the template's English for their msgctxt (and no entry has
     that English): a msgid edited in the catalog, or a catalog that `update`
@@ -817,7 +820,7 @@ def edited_msgids(catalog, pot):
     return found
 
 
-def gaps(catalog, pot):
+def gaps(catalog, pot) -> list[Gap]:
     """Every template string that is untranslated, blank, fuzzy or whose
     msgid was edited, in template order: the one place that decides whether a
     catalog is complete."""
@@ -840,7 +843,7 @@ def gaps(catalog, pot):
     return found
 
 
-def stats(catalog, pot):
+def stats(catalog: Catalog, pot: Catalog) -> Stats:
     """Counts against the template: translated, fuzzy, untranslated (blank
     translations count as untranslated)."""
     holes = gaps(catalog, pot)
@@ -849,12 +852,12 @@ def stats(catalog, pot):
     return Stats(total - len(holes), fuzzy, len(holes) - fuzzy)
 
 
-def incomplete(catalog, pot):
+def incomplete(catalog: Catalog, pot: Catalog) -> list[str]:
     """Contexts of the template's strings that are untranslated, blank or fuzzy."""
     return [gap.context for gap in gaps(catalog, pot)]
 
 
-def translations(catalog):
+def translations(catalog) -> dict[tuple[str | None, str], str]:
     """{(context, msgid): text} for every usable (translated, not blank, not
     fuzzy) entry."""
     return {
