@@ -28,6 +28,7 @@ import socket
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import asynccontextmanager
@@ -120,7 +121,7 @@ def _warm(shared):
     return _WORKER
 
 
-def warm_up(shared):
+def warm_up(shared: str) -> bool:
     """Ready the worker: inputs, and one layout so that fonts are loaded."""
     state = _warm(shared)
     if state["error"] is None:
@@ -145,7 +146,7 @@ def _png(pdf, scale=PREVIEW_SCALE):
     return buffer.getvalue()
 
 
-def render_job(shared, code, paper, clinic_path, scale=PREVIEW_SCALE):
+def render_job(shared: str, code: str, paper: str, clinic_path: str | None, scale: float = PREVIEW_SCALE) -> dict:
     """Everything a locale page shows, for one (locale, paper, clinic).
 
     Returns a plain dict: problems (where, message) as `check` reports them,
@@ -153,8 +154,8 @@ def render_job(shared, code, paper, clinic_path, scale=PREVIEW_SCALE):
     from . import build as builder, check as checker, htmlout, render
 
     state = _warm(shared)
-    result = {"problems": [], "error": None, "pdf": None, "png": None, "html": None,
-              "pages": 0, "paper": paper, "draft": False, "title": ""}
+    result: dict[str, object] = {"problems": [], "error": None, "pdf": None, "png": None, "html": None,
+                                 "pages": 0, "paper": paper, "draft": False, "title": ""}
     if state["error"] is not None:
         result["error"] = str(state["error"])
         return result
@@ -192,7 +193,7 @@ def render_job(shared, code, paper, clinic_path, scale=PREVIEW_SCALE):
     return result
 
 
-def large_print_job(shared, code, paper, clinic_path):
+def large_print_job(shared: str, code: str, paper: str, clinic_path: str | None) -> dict:
     """The large-print PDF (at most two pages), or why there is none."""
     from . import build as builder, check as checker, largeprint
 
@@ -220,7 +221,7 @@ def large_print_job(shared, code, paper, clinic_path):
     return result
 
 
-def index_job(shared, codes):
+def index_job(shared: str, codes: Iterable[str]) -> list[dict]:
     """One row per locale for the index: names, progress, review status."""
     from . import build as builder, locales
 
@@ -294,7 +295,7 @@ class Service:
             self._clinics = found
         return self._clinics
 
-    def clinic_label(self, name):
+    def clinic_label(self, name: str) -> str:
         """The clinic's own name from its profile (the file name if it cannot be read)."""
         path = self.clinics()[name]
         try:
@@ -309,7 +310,7 @@ class Service:
             self._labels[name] = (stamp, label)
         return self._labels[name][1]
 
-    def shared(self):
+    def shared(self) -> str:
         """incremental.shared_hash of the project; with --watch, computed again
         after each change; without, at most once a second."""
         stamp, value = self._shared
@@ -321,14 +322,14 @@ class Service:
                 self._codes = self._clinics = None
         return value
 
-    def key(self, code, paper, clinic, kind="page"):
+    def key(self, code: str, paper: str, clinic: str, kind: str = "page") -> str:
         path = self.clinics()[clinic] if clinic else None
         options = (("draft", "auto"), ("paper", paper), ("require_reviewed", False), ("web", kind))
         return incremental.input_hash(self.project, code, path, options, self.shared())
 
     # the worker
 
-    def start(self):
+    def start(self) -> None:
         context = multiprocessing.get_context("spawn")
         self.executor = ProcessPoolExecutor(
             1, mp_context=context, initializer=_worker_init,
@@ -339,7 +340,7 @@ class Service:
         if self.watch:
             self._tasks.append(loop.create_task(self._watch()))
 
-    async def stop(self):
+    async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -376,7 +377,7 @@ class Service:
             executor.shutdown(wait=False, cancel_futures=True)
             self.start_executor_again()
 
-    def start_executor_again(self):
+    def start_executor_again(self) -> None:
         self.executor = ProcessPoolExecutor(
             1, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init,
             initargs=(str(self.project.root), str(self.project.fonts_dir), self.project.topic_name or None))
@@ -448,7 +449,7 @@ class Service:
                                                  rust_timeout=1000, yield_on_timeout=False):
             self.changed_now()
 
-    def changed_now(self):
+    def changed_now(self) -> None:
         self._shared = (0.0, None)
         self._codes = None
         self._clinics = None
@@ -957,7 +958,7 @@ class _Headers:
         return await self.app(scope, receive, send_with_headers)
 
 
-def is_loopback(host):
+def is_loopback(host: str) -> bool:
     if host in ("localhost", ""):
         return True
     try:
@@ -966,7 +967,8 @@ def is_loopback(host):
         return False
 
 
-def serve(project, host="127.0.0.1", port=8000, clinics_dir=None, watch=False, prerender=True, log=print):
+def serve(project: Project, host: str = "127.0.0.1", port: int = 8000, clinics_dir: Path | str | None = None,
+          watch: bool = False, prerender: bool = True, log: Callable[[str], object] = print) -> None:
     """Run the app until interrupted."""
     import uvicorn
 
