@@ -5,15 +5,26 @@ changed reads files and compares hashes, and imports neither Babel nor
 WeasyPrint.
 """
 
+# Lazy imports: build and render (Babel, Jinja2, WeasyPrint) and weasyprint
+# itself, only where a handout is made; everything else is imported here.
+import ctypes
 import math
 import os
 import re
+import signal
+import threading
+import time
 import tomllib
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from multiprocessing import Pipe
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
-from . import files, incremental
+from . import clinic as clinic_lib, files, fonts, incremental
+from .content import MAX_SOURCE_BYTES, parse_toml
 from .errors import HandoutError, UsageError
+from .project import Project, read_limited
 
 
 @dataclass(frozen=True)
@@ -49,7 +60,7 @@ OUTDATED = ".outdated.pdf"
 STALE_AGE = 2.0  # seconds: a younger unlocked temporary file may be a build just starting
 
 
-def timeout_seconds():
+def timeout_seconds() -> float:
     """NKHANDOUT_TIMEOUT: the seconds one handout may take to render."""
     raw = os.environ.get("NKHANDOUT_TIMEOUT", "").strip()
     if not raw:
@@ -64,10 +75,7 @@ def timeout_seconds():
     return seconds
 
 
-def handout_name(project):
-    from .content import MAX_SOURCE_BYTES, parse_toml
-    from .project import read_limited
-
+def handout_name(project: Project) -> str | None:
     try:
         where = project.relative(project.source_file)
         raw = read_limited(project.source_file, MAX_SOURCE_BYTES, where, project.content_dir)
@@ -78,11 +86,11 @@ def handout_name(project):
     return name if isinstance(name, str) and re.fullmatch(r"[a-z0-9][a-z0-9-]{0,80}", name) else None
 
 
-def clinic_slug(path):
+def clinic_slug(path: Path | str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", Path(path).stem.lower()).strip("-") or "clinic"
 
 
-def clinic_files(paths):
+def clinic_files(paths: Iterable[Path | str]) -> list[Path]:
     """Profiles named by ``paths`` (files, or folders of *.toml), each once.
 
     Two different profiles that would share an output folder (``a/clinic.toml``
@@ -94,7 +102,8 @@ def clinic_files(paths):
         files.extend(sorted(item.glob("*.toml")) if item.is_dir() else [item])
     if paths and not files:
         raise UsageError("no clinic profiles (*.toml) found in " + ", ".join(map(str, paths)))
-    unique, seen, slugs = [], set(), {}
+    unique, seen = [], set()
+    slugs: dict[str, Path] = {}
     for path in files:
         try:
             identity = path.resolve()
@@ -114,7 +123,8 @@ def clinic_files(paths):
     return unique
 
 
-def clinic_folders(out, clinic_paths):
+def clinic_folders(out: Path | str, clinic_paths: Iterable[Path | str]
+                   ) -> Iterator[tuple[Path, str, clinic_lib.Clinic | HandoutError | None]]:
     """(folder, slug, Clinic or the HandoutError that refuses it) for each
     profile, each read once; (out, "", None) when there are none."""
     paths = clinic_files(clinic_paths)
@@ -125,14 +135,12 @@ def clinic_folders(out, clinic_paths):
         yield Path(out) / clinic_slug(path), clinic_slug(path), clinic
 
 
-def load_clinics(paths):
+def load_clinics(paths: Iterable[Path]) -> dict[Path, clinic_lib.Clinic | HandoutError]:
     """{path: Clinic, or the HandoutError that refuses it}: each profile is
     read and validated once; a bad one fails only its own handouts."""
     if not paths:
         return {}
-    from . import clinic as clinic_lib
-
-    loaded = {}
+    loaded: dict[Path, clinic_lib.Clinic | HandoutError] = {}
     for path in paths:
         try:
             loaded[path] = clinic_lib.load(path)
@@ -148,7 +156,7 @@ def load_clinics(paths):
     return loaded
 
 
-def resolve(project, codes):
+def resolve(project: Project, codes: Iterable[str]) -> list[str]:
     """Canonical locale codes for what the user typed (Babel only if needed)."""
     available = incremental.candidate_codes(project)
     folded = {c.lower(): c for c in available}
@@ -164,24 +172,26 @@ def resolve(project, codes):
     return resolved
 
 
-def pdf_name(name, code, draft=False):
+def pdf_name(name: str, code: str, draft: bool = False) -> str:
     """A final handout is <name>.<code>.pdf; a draft never takes that name."""
     return f"{name}.{code}.draft.pdf" if draft else f"{name}.{code}.pdf"
 
 
-def outdated_path(target):
+def outdated_path(target: Path | str) -> Path:
     return Path(target).with_name(Path(target).name[: -len(".pdf")] + OUTDATED)
 
 
-def plan(project, codes, out, clinics, options):
+def plan(project: Project, codes: Iterable[str], out: Path, clinics: dict[Path, clinic_lib.Clinic | HandoutError],
+         options: tuple[tuple[str, object], ...]) -> list[Job]:
     """One Job per (clinic, locale), with its target and input hash.
 
     ``clinics`` maps profile paths to what load_clinics() made of them."""
     name = handout_name(project) or "handout"
-    draft = dict(options).get("draft", False)
+    draft = bool(dict(options).get("draft", False))
     shared = incremental.shared_hash(project)
     jobs = []
-    for clinic_path in list(clinics) or [None]:
+    clinic_paths: list[Path | None] = list(clinics) or [None]
+    for clinic_path in clinic_paths:
         clinic = clinics[clinic_path] if clinic_path else None
         folder = out / clinic_slug(clinic_path) if clinic_path else out
         for code in codes:
@@ -191,9 +201,11 @@ def plan(project, codes, out, clinics, options):
     return jobs
 
 
-def run(project, codes, *, out_dir=None, draft=False, paper="auto", require_reviewed=False,
-        clinic_paths=(), only_complete=False, force=False, jobs=None, log=None, progress=None,
-        stale_age=None):
+def run(project: Project, codes: Iterable[str], *, out_dir: Path | str | None = None, draft: bool = False,
+        paper: str = "auto", require_reviewed: bool = False, clinic_paths: Sequence[Path | str] = (),
+        only_complete: bool = False, force: bool = False, jobs: int | None = None,
+        log: Callable[[str], object] | None = None, progress: Callable[[int, int], object] | None = None,
+        stale_age: float | None = None) -> Result:
     """Build ``codes`` (for each clinic); return a Result.
 
     SIGTERM (like Ctrl-C) stops every worker and raises Interrupted."""
@@ -243,8 +255,6 @@ def _fonts_problem(project, code):
     """The HandoutError that the fonts of ``code`` would fail its build with
     (not installed, or not the pinned file), or None. Standard library only;
     a manifest that cannot be read is reported by the build itself."""
-    from . import fonts
-
     try:
         manifest = fonts.load_manifest(project.templates_dir)
     except HandoutError:
@@ -291,9 +301,6 @@ class _signals:
     """SIGTERM stops the build as Ctrl-C does (Interrupted, exit 143)."""
 
     def __enter__(self):
-        import signal
-        import threading
-
         self.previous = None
         if threading.current_thread() is threading.main_thread():
             def stop(signum, _frame):
@@ -303,8 +310,6 @@ class _signals:
         return self
 
     def __exit__(self, *_exc):
-        import signal
-
         for sig, handler in (self.previous or {}).items():
             signal.signal(sig, handler)
         return False
@@ -482,9 +487,6 @@ class _Pool:
         self.killed = False
 
     def _spawn(self):
-        import signal
-        from multiprocessing import Pipe
-
         mine, theirs = Pipe()
         parent = os.getpid()
         blocked = {signal.SIGINT, signal.SIGTERM}
@@ -525,9 +527,6 @@ class _Pool:
         return pid
 
     def run(self, report):
-        import time
-        from multiprocessing.connection import wait
-
         pending = list(range(len(self.todo)))
         pending.reverse()
         done = 0
@@ -546,6 +545,7 @@ class _Pool:
                 break
             wait_for = max(0.0, min(self.workers[pid][2] for pid in busy.values()) - time.monotonic())
             for conn in wait(list(busy), timeout=wait_for):
+                assert isinstance(conn, Connection)  # wait() hands back the pipes given
                 pid = busy[conn]
                 index = self.workers[pid][1]
                 try:
@@ -578,8 +578,6 @@ class _Pool:
                                           "lower --jobs (memory)"))
 
     def _kill(self, pid):
-        import signal
-
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
@@ -618,18 +616,11 @@ def _reap(pid, block):
 
 def _die_with_parent(parent):
     """Make sure a worker never outlives the build that started it."""
-    import signal
-
     try:
-        import ctypes
-
         libc = ctypes.CDLL(None, use_errno=True)
         if libc.prctl(1, signal.SIGKILL, 0, 0, 0) != 0:  # PR_SET_PDEATHSIG
             raise OSError(ctypes.get_errno(), "prctl")
     except (OSError, AttributeError):
-        import threading
-        import time
-
         def watch():
             while os.getppid() == parent:
                 time.sleep(0.2)

@@ -15,9 +15,21 @@ from typing import Any
 from babel.dates import format_date
 from babel.messages.catalog import Catalog
 
-from . import catalog, clinic as clinic_lib, content, fonts, handout as handouts, locales, markup
-from . import paper as papers, references, render, validate
+from . import (
+    catalog,
+    clinic as clinic_lib,
+    content,
+    fonts,
+    handout as handouts,
+    locales,
+    markup,
+    paper as papers,
+    references,
+    render,
+    validate,
+)
 from .errors import HandoutError
+from .incremental import candidate_codes
 from .locales import SOURCE_LOCALE
 from .project import Project
 
@@ -64,8 +76,6 @@ def load_inputs(project: Project) -> Inputs:
 
 def available(project: Project) -> list[str]:
     """Locale codes of the topic (named as Babel spells them), plus the English source."""
-    from .incremental import candidate_codes
-
     return [c for c in candidate_codes(project) if c == SOURCE_LOCALE or locales.canonical(c) == c]
 
 
@@ -140,7 +150,7 @@ def _read_part(project: Project, path: Path, code: str, pot: Catalog) -> tuple[P
     problems = [(where, line, message) for line, message in catalog.header_problems(loaded, code, path.name)]
     translations = catalog.translations(loaded.catalog)
     for message in pot:
-        if not message.id:
+        if not message.id or not isinstance(message.id, str):  # the templates have no plural forms
             continue
         text = translations.get((message.context, message.id))
         if text:

@@ -8,17 +8,25 @@ comments' layout), and so are the header lines no command changed and the
 file's line ends (LF or CRLF). Only new and changed entries are written anew."""
 
 import datetime
+import gettext
 import io
 import json
 import re
+import textwrap
+import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import polib
 from babel.messages.catalog import Catalog, Message
 from babel.messages.extract import extract
+from babel.messages.plurals import get_plural
 
-from . import content, references
+from . import content, locales, references
 from .errors import HandoutError
+from .project import read_limited
+from .render import read_template
 
 PROJECT = "nkhandout handout"
 MAX_CATALOG_BYTES = 512 * 1024
@@ -32,7 +40,7 @@ def _fixed_date(day):
     return datetime.datetime(day.year, day.month, day.day, tzinfo=datetime.timezone.utc)
 
 
-def template(source, rel):
+def template(source: content.Source, rel: Callable[..., str]) -> Catalog:
     """A topic's catalog template (.pot): its English source."""
     pot = Catalog(project=PROJECT, version=source.version, fuzzy=False,
                   creation_date=_fixed_date(source.reviewed),
@@ -51,11 +59,9 @@ LABELS_VERSION = "1"
 LABELS_DATE = datetime.date(2026, 1, 1)
 
 
-def labels_template(templates_dir, rel):
+def labels_template(templates_dir: Path, rel: Callable[[Path | str], str]) -> Catalog:
     """The template of the labels every topic shares: the page's own words
     (pgettext in templates/*.j2) and the reference list's words."""
-    from .render import read_template
-
     pot = Catalog(project=PROJECT, version=LABELS_VERSION, fuzzy=False,
                   creation_date=_fixed_date(LABELS_DATE),
                   msgid_bugs_address="", copyright_holder="", charset="utf-8")
@@ -107,11 +113,9 @@ class Original:
     final_newline: bool = True  # whether the last line ends with a line end
 
 
-def header_problems(loaded, code, file_name):
+def header_problems(loaded: Loaded, code: str, file_name: str) -> list[tuple[int, str]]:
     """[(line, message)] for the headers of ``code``'s catalog: a Language
     that names another language, a missing or wrong Plural-Forms."""
-    from . import locales
-
     lines = loaded.header_lines or {}
     found = []
     language = loaded.raw_language
@@ -126,10 +130,6 @@ def header_problems(loaded, code, file_name):
 
 
 def _plural_problem(raw_header, code):
-    import gettext
-
-    from babel.messages.plurals import get_plural
-
     match = re.fullmatch(r"\s*nplurals\s*=\s*(\d+)\s*;\s*plural\s*=\s*(.+?);?\s*", raw_header or "")
     expected = get_plural(code)
     if not match:
@@ -148,7 +148,7 @@ def _plural_problem(raw_header, code):
 def _raw_headers(text):
     """Header fields of the PO file's first entry, as written."""
     match = re.search(r'^msgid ""\s*\nmsgstr ""\s*\n((?:".*"\s*\n)*)', text, re.M)
-    fields = {}
+    fields: dict[str, str] = {}
     if not match:
         return None
     joined = "".join(_unescape(chunk) for chunk in re.findall(r'^"(.*)"\s*$', match.group(1), re.M))
@@ -162,14 +162,13 @@ def _raw_headers(text):
 WIDTH = 76  # columns new and changed entries are wrapped to
 
 
-def load(path, where=None, locale=None, inside=None):
+def load(path: Path | str, where: str | None = None, locale: str | None = None,
+         inside: Path | str | None = None) -> Loaded:
     """Read the PO file at ``path``; a syntax error names file and line.
 
     Any wrapping, LF or CRLF line ends, and the headers Poedit, Weblate or
     GNU gettext write are accepted; what GNU ``msgfmt`` would refuse as
     syntax is refused here, with its line."""
-    from .project import read_limited
-
     where = where or str(path)
     raw = read_limited(path, MAX_CATALOG_BYTES, where, inside)
     if not raw.strip():
@@ -246,6 +245,7 @@ def load(path, where=None, locale=None, inside=None):
         else:
             catalog[message.id] = message
         if original is not None:
+            assert block is not None  # original is kept only with the blocks (keep)
             written = lines[block.start:block.end]
             key = (bool(entry.obsolete), entry.msgctxt, entry.msgid)
             original.entries[key] = (_signature(entry), written, _parts(written), _part_signatures(entry))
@@ -256,6 +256,16 @@ def load(path, where=None, locale=None, inside=None):
         header_lines[name] = text[: at.start()].count("\n") + 1 if at else 1
     extra = {k: v for k, v in headers.items() if k.startswith("X-")}
     return Loaded(catalog, extra, headers.get("Language"), headers.get("Plural-Forms"), header_lines, original)
+
+
+def previous_context_of(message: Message) -> str | None:
+    """The previous msgctxt (``#| msgctxt``) kept with ``message``, if any."""
+    return getattr(message, "previous_context", None)
+
+
+def set_previous_context(message: Message, context: str | None) -> None:
+    """Babel has no place for a previous msgctxt (``#| msgctxt``); kept alongside."""
+    setattr(message, "previous_context", context)
 
 
 def _message(entry, lineno):
@@ -270,14 +280,14 @@ def _message(entry, lineno):
     previous = [entry.previous_msgid] if entry.previous_msgid is not None else []
     if previous and entry.previous_msgid_plural is not None:
         previous.append(entry.previous_msgid_plural)
-    message = Message(msgid, string, locations=locations, flags=entry.flags,
+    # Babel writes a (path, None) location as the bare path; its annotation says int only.
+    message = Message(msgid, string, locations=locations, flags=entry.flags,  # type: ignore[arg-type]
                       auto_comments=[c for c in (entry.comment or "").split("\n") if c],
                       user_comments=entry.tcomment.split("\n") if entry.tcomment else [],
                       previous_id=previous, lineno=lineno, context=entry.msgctxt)
     # The flags the file has, not those Babel adds by looking at the English.
     message.flags = set(entry.flags)
-    # Babel has no place for a previous msgctxt (``#| msgctxt``); kept alongside.
-    message.previous_context = entry.previous_msgctxt
+    set_previous_context(message, entry.previous_msgctxt)
     return message
 
 
@@ -286,8 +296,6 @@ class _POEntry(polib.POEntry):
     time (as GNU gettext does), not left in lines of any length."""
 
     def _str_field(self, fieldname, delflag, plural_index, field, wrapwidth=78):
-        import textwrap
-
         lines = super()._str_field(fieldname, delflag, plural_index, field, wrapwidth)
         if len(lines) < 2 or not wrapwidth:
             return lines
@@ -322,7 +330,7 @@ def _entry(message, obsolete=False):
         entry.previous_msgid = previous[0]
         if plural and len(previous) > 1:
             entry.previous_msgid_plural = previous[1]
-        entry.previous_msgctxt = getattr(message, "previous_context", None)
+        entry.previous_msgctxt = previous_context_of(message)
     return entry
 
 
@@ -361,11 +369,13 @@ def _blocks(lines):
                 kind = "comment"
         if kind == "blank":
             if in_msgstr:
+                assert start is not None  # a msgstr line started the block
                 blocks.append(_Block(start, index, msgid_line))
                 start = msgid_line = None
                 in_msgstr = False
             continue
         if in_msgstr and kind in ("comment", "msgctxt", "msgid"):
+            assert start is not None  # a msgstr line started the block
             blocks.append(_Block(start, index, msgid_line))
             start = msgid_line = None
             in_msgstr = False
@@ -413,15 +423,13 @@ def _unescape(chunk):
     return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(1)), chunk)
 
 
-def header_value_problem(value):
+def header_value_problem(value: str) -> str | None:
     """Why ``value`` cannot be written into a catalog header, or None.
 
     A header value is one line of plain text: control characters (a newline
     ends the header and starts another), other line or paragraph breaks,
     bidi and invisible format characters, and backslashes (``\\n`` is a
     newline once the catalog is read) are refused."""
-    import unicodedata
-
     for char in str(value):
         category = unicodedata.category(char)
         if category in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"):
@@ -431,7 +439,7 @@ def header_value_problem(value):
     return None
 
 
-def check_header_value(name, value, error=HandoutError):
+def check_header_value(name: str, value: str, error: type[HandoutError] = HandoutError) -> None:
     """Raise ``error`` when ``value`` cannot be the catalog header ``name``."""
     problem = header_value_problem(value)
     if problem:
@@ -488,7 +496,7 @@ def _lint(text, where):
 
 def _check_duplicates(text, where):
     """Two live entries with the same msgctxt and msgid."""
-    seen = {}
+    seen: dict[tuple[str | None, str], int] = {}
     lines = text.split("\n")
     context = None
     number = 0
@@ -515,7 +523,7 @@ def _check_duplicates(text, where):
         number += 1
 
 
-def dump(loaded):
+def dump(loaded: Loaded) -> str:
     """The catalog as PO text, with nkhandout's extra headers kept.
 
     A catalog read from disk keeps the file's line ends, the header lines no
@@ -572,7 +580,7 @@ _COMMENT_KINDS = {".": "comment", ":": "occurrences", ",": "flags", "|": "previo
 
 def _parts(lines):
     """{part: [lines]} of an entry's lines (see _PARTS)."""
-    parts = {}
+    parts: dict[str, list[str]] = {}
     kind = None
     for line in lines:
         stripped = line.strip()
@@ -657,7 +665,7 @@ def merge(loaded, pot):
     old = loaded.catalog
     by_key = {(m.context, m.id): m for m in old if m.id}
     by_context = {m.context: m for m in old if m.id and m.context}
-    by_id = {}
+    by_id: dict[str, Message] = {}
     for message in old:
         if message.id and message.string and not message.fuzzy:
             by_id.setdefault(message.id, message)
@@ -673,9 +681,9 @@ def merge(loaded, pot):
             continue
         key = (message.context, message.id)
         flags = set(message.flags)
-        previous = ()
+        previous: tuple[()] | list[str] = ()
         previous_context = None
-        string = ""
+        string: str | tuple[str, ...] | list[str] | None = ""
         user_comments = []
         if key in by_key:
             match = by_key[key]
@@ -683,7 +691,7 @@ def merge(loaded, pot):
             if match.fuzzy:
                 flags.add("fuzzy")
                 previous = match.previous_id
-                previous_context = getattr(match, "previous_context", None)
+                previous_context = previous_context_of(match)
             used.add(key)
         elif message.id in by_id:
             match = by_id[message.id]
@@ -695,7 +703,7 @@ def merge(loaded, pot):
             # An entry already fuzzy keeps the English its text translates.
             if match.fuzzy and match.previous_id:
                 previous = match.previous_id
-                previous_context = getattr(match, "previous_context", None)
+                previous_context = previous_context_of(match)
             else:
                 previous = [match.id]
             used.add((match.context, match.id))
@@ -703,7 +711,7 @@ def merge(loaded, pot):
         added = new.add(message.id, string, context=message.context, flags=flags,
                         auto_comments=message.auto_comments, user_comments=user_comments,
                         locations=message.locations, previous_id=previous)
-        added.previous_context = previous_context
+        set_previous_context(added, previous_context)
     current = {(m.context, m.id) for m in pot}
     for (context, msgid), message in by_key.items():
         if (context, msgid) not in used and (context, msgid) not in current:
@@ -723,19 +731,17 @@ class Stats:
     untranslated: int
 
     @property
-    def complete(self):
+    def complete(self) -> bool:
         return self.fuzzy == 0 and self.untranslated == 0
 
 
 _PLACEHOLDER = re.compile(r"\{[a-z_][a-z0-9_]*\}")
 
 
-def is_blank(text):
+def is_blank(text: str) -> bool:
     """True when ``text`` has no letter and no digit once markup (citation
     markers, placeholders, bold stars) is taken out: spaces, punctuation,
     symbols or invisible characters only."""
-    import unicodedata
-
     text = _PLACEHOLDER.sub("", references.CITATION.sub("", text or ""))
     return not any(unicodedata.category(char)[0] in "LN" for char in text)
 
@@ -743,13 +749,11 @@ def is_blank(text):
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
-def text_problem(msgstr):
+def text_problem(msgstr: str) -> str | None:
     """What in a translation would print wrongly or invisibly, or None:
     control characters (other than a line end or tab) and bidi embedding,
     override and isolate controls, which can print text reversed. Marks that
     scripts need (U+200C/U+200D joiners, U+200E/U+200F direction marks) stay."""
-    import unicodedata
-
     for char in msgstr or "":
         if char in "\n\t":
             continue
@@ -761,7 +765,7 @@ def text_problem(msgstr):
     return None
 
 
-def translated(msgid, msgstr):
+def translated(msgid, msgstr) -> bool:
     """True when ``msgstr`` is a usable translation of ``msgid``: not empty,
     and not blank (unless the English itself is blank)."""
     return isinstance(msgstr, str) and bool(msgstr) and (not is_blank(msgstr) or is_blank(msgid))
@@ -777,7 +781,7 @@ class Gap:
     english: str = ""  # for "edited": the template's English
 
     @property
-    def message(self):
+    def message(self) -> str:
         if self.kind == "fuzzy":
             return (f"{self.context}: fuzzy (the English changed); check the translation, "
                     "then remove the fuzzy flag")
@@ -801,7 +805,7 @@ def _unique_contexts(pot):
     return {context: msgid for context, msgid in seen.items() if msgid is not None}
 
 
-def edited_msgids(catalog, pot):
+def edited_msgids(catalog, pot) -> list[tuple[int, str, str]]:
     """[(line, context, template English)] for the catalog's entries whose
     msgid is not the template's English for their msgctxt (and no entry has
     that English): a msgid edited in the catalog, or a catalog that `update`
@@ -816,7 +820,7 @@ def edited_msgids(catalog, pot):
     return found
 
 
-def gaps(catalog, pot):
+def gaps(catalog, pot) -> list[Gap]:
     """Every template string that is untranslated, blank, fuzzy or whose
     msgid was edited, in template order: the one place that decides whether a
     catalog is complete."""
@@ -839,7 +843,7 @@ def gaps(catalog, pot):
     return found
 
 
-def stats(catalog, pot):
+def stats(catalog: Catalog, pot: Catalog) -> Stats:
     """Counts against the template: translated, fuzzy, untranslated (blank
     translations count as untranslated)."""
     holes = gaps(catalog, pot)
@@ -848,12 +852,12 @@ def stats(catalog, pot):
     return Stats(total - len(holes), fuzzy, len(holes) - fuzzy)
 
 
-def incomplete(catalog, pot):
+def incomplete(catalog: Catalog, pot: Catalog) -> list[str]:
     """Contexts of the template's strings that are untranslated, blank or fuzzy."""
     return [gap.context for gap in gaps(catalog, pot)]
 
 
-def translations(catalog):
+def translations(catalog) -> dict[tuple[str | None, str], str]:
     """{(context, msgid): text} for every usable (translated, not blank, not
     fuzzy) entry."""
     return {

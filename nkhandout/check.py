@@ -1,10 +1,14 @@
 """The translator's gate: every problem of a locale, one line each."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from . import build as builder, clinic as clinic_lib, glossary, locales, render
+from .catalog import Stats
+from .clinic import Clinic
 from .errors import HandoutError
 from .locales import SOURCE_LOCALE
+from .project import Project
 
 
 @dataclass(frozen=True)
@@ -36,7 +40,7 @@ class Fit:
 class Report:
     code: str
     problems: list
-    stats: object = None
+    stats: Stats | None = None
     fits: bool | None = None
     paper: str = ""
     review: dict | None = None
@@ -44,7 +48,8 @@ class Report:
     fit_table: list = field(default_factory=list)  # Fit per paper x clinic checked
 
 
-def check_locale(inputs, renderer, code, paper="auto", layout=True, clinic=None, matrix=None):
+def check_locale(inputs: builder.Inputs, renderer: render.Renderer, code: str, paper: str = "auto", layout: bool = True,
+                 clinic: Clinic | None = None, matrix: list[tuple[str, Clinic | None]] | None = None) -> Report:
     """Everything wrong with ``code``; fills a Report.
 
     The fit is checked on ``paper`` with ``clinic`` or, given ``matrix``,
@@ -73,6 +78,7 @@ def check_locale(inputs, renderer, code, paper="auto", layout=True, clinic=None,
             report.problems.append(Problem(error.where or where, error.message + (f" ({error.hint})" if error.hint else "")))
             terms = []
         glossary_file = project.relative(glossary.path_for(project, code))
+        assert state.loaded is not None  # a translated locale's catalog was read
         for line, text in glossary.problems(terms, inputs.pot, state.translations,
                                             state.loaded.catalog, glossary_file):
             report.problems.append(Problem(f"{where}:{line}", text))
@@ -139,7 +145,8 @@ def _grown(inputs, renderer, code, paper, clinic, heights):
     return max(growth, key=lambda item: item[1]) if growth else None
 
 
-def fit(inputs, renderer, code, paper, clinic=None):
+def fit(inputs: builder.Inputs, renderer: render.Renderer, code: str, paper: str, clinic: Clinic | None = None
+        ) -> tuple[bool, float, tuple[str, float], HandoutError | None, list[tuple[str, float]]]:
     """(fits, overflow in mm, (longest section, mm), overrun, section heights)
     for ``code`` on ``paper``: fitting is one page, and no text wider than its
     column (``overrun`` is the HandoutError build would raise for that, or None)."""
@@ -158,12 +165,12 @@ def fit(inputs, renderer, code, paper, clinic=None):
 EXAMPLE_CLINIC = ("examples", "clinics", "riverside.toml")
 
 
-def example_clinic(project):
+def example_clinic(project: Project) -> Clinic | None:
     path = project.root.joinpath(*EXAMPLE_CLINIC)
     return clinic_lib.load(path) if path.is_file() else None
 
 
-def matrix(paper, clinic, first="a4"):
+def matrix(paper: str, clinic: Clinic | None, first: str = "a4") -> list[tuple[str, Clinic | None]]:
     """The (paper, clinic) combinations to check: both papers unless one is
     given, ``first`` (the locale's own) first; without a clinic and with
     ``clinic`` (if any)."""
@@ -171,7 +178,8 @@ def matrix(paper, clinic, first="a4"):
     return [(size, box) for size in sizes for box in ((None, clinic) if clinic is not None else (None,))]
 
 
-def run(project, codes, paper="auto", layout=True, clinic=None, papers=None):
+def run(project: Project, codes: Iterable[str], paper: str = "auto", layout: bool = True, clinic: Clinic | None = None,
+        papers: dict[str, str] | None = None) -> list[Report]:
     """Reports for ``codes``, each checked on both papers (or ``paper``, or
     the one ``papers`` gives the code), without a clinic box and with
     ``clinic`` (default: the example clinic)."""

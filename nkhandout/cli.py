@@ -1,10 +1,19 @@
 """The `nkhandout` command: thin Click adapters over the library."""
 
+# Lazy imports: the commands' heavy modules (build, check, render, translate,
+# locales, htmlout, largeprint, site, web; through them Babel, Jinja2 and
+# WeasyPrint) are imported inside the commands that use them, so that a build
+# with nothing to do (batch, incremental, files, fonts, project) imports none.
+import dataclasses
+import json
 import sys
+import unicodedata
 
 import click
 
+from . import batch, clinic as clinic_lib, fonts as font_lib, scaffold
 from .errors import HandoutError, UsageError
+from .incremental import candidate_codes
 from .project import Project
 
 EXAMPLES_BUILD = """
@@ -113,12 +122,10 @@ def build(project, topic_names, langs, all_, paper, out, draft, require_reviewed
     options, software versions) did not change since the last build are
     skipped; --force rebuilds them.
     """
-    from . import batch
-
     if not langs and not all_:
         raise UsageError("say which locales to build", hint="--lang CODE or --all")
     topics = _topics(project, topic_names)
-    names = {}
+    names: dict[str | None, str] = {}
     for bound in topics:
         name = batch.handout_name(bound)
         if name in names:
@@ -153,9 +160,6 @@ def build(project, topic_names, langs, all_, paper, out, draft, require_reviewed
 def _build_topic(project, langs, all_, paper, out, draft, require_reviewed, clinic_paths, jobs, force,
                  formats, large_print, tagged):
     """Build one topic's handouts; returns the Result."""
-    from . import batch
-    from .incremental import candidate_codes
-
     codes = candidate_codes(project) if all_ else batch.resolve(project, langs)
     papers = {code: paper for code in codes}
     if not all_:
@@ -196,6 +200,7 @@ def _build_topic(project, langs, all_, paper, out, draft, require_reviewed, clin
             result.written += part.written
             result.skipped += part.skipped
             result.failures += part.failures
+    assert result is not None  # codes is never empty: English, or the locales asked for
     if "html" in formats:
         from . import htmlout
 
@@ -211,8 +216,6 @@ def _build_topic(project, langs, all_, paper, out, draft, require_reviewed, clin
 def _tag(result, project, tagged):
     """With several topics, every failure and skipped locale names its topic."""
     if tagged:
-        import dataclasses
-
         result.failures = [dataclasses.replace(f, topic=project.topic_name) for f in result.failures]
         result.not_built = {f"{project.topic_name} {code}": why for code, why in result.not_built.items()}
     return result
@@ -245,10 +248,8 @@ def _fallback_papers(project, langs, paper, clinic_paths):
 
     A country typed with the language (es_MX) gives its paper, unless --paper
     or a clinic profile says otherwise."""
-    from .incremental import candidate_codes
-
     folded = {c.lower() for c in candidate_codes(project)}
-    papers = {}
+    papers: dict[str, str | None] = {}
     for typed in langs:
         if (typed or "").replace("-", "_").lower() in folded:
             chosen_paper = paper
@@ -275,7 +276,6 @@ def _load_clinics(paths):
     """Clinic profiles from files and folders, or None."""
     if not paths:
         return None
-    from . import batch, clinic as clinic_lib
 
     return [clinic_lib.load(path) for path in batch.clinic_files(paths)]
 
@@ -289,8 +289,6 @@ def fonts(project):
     Example:
       nkhandout fonts
     """
-    from . import fonts as font_lib
-
     manifest = font_lib.load_manifest(project.templates_dir)
     mismatches = font_lib.install(manifest, project.fonts_dir, log=click.echo)
     if mismatches:
@@ -368,7 +366,7 @@ def check(project, topic_names, langs, paper, clinic_path):
       nkhandout check --lang de --paper letter
       nkhandout check --clinic examples/clinics/riverside.toml
     """
-    from . import batch, build as builder, check as checker
+    from . import build as builder, check as checker
 
     topics = _topics(project, topic_names)
     failed, checked = 0, 0
@@ -426,8 +424,6 @@ def locales_(project, fmt, no_layout, topic_names):
       nkhandout locales
       nkhandout locales --topic progesterone --format json
     """
-    import json
-
     from . import build as builder, check as checker
     from .render import Renderer
 
@@ -478,7 +474,7 @@ def _locale_row(project, inputs, renderer, code, no_layout, box):
         "translated": stats.translated if stats else 0,
         "fuzzy": stats.fuzzy if stats else 0,
         "untranslated": stats.untranslated if stats else 0,
-        "percent": round(100 * stats.translated / total) if total else 0,
+        "percent": round(100 * stats.translated / total) if stats and total else 0,
         "fonts_ok": not any(p["code"] == "glyphs" or p["code"] == "fonts" for p in problems),
         "fits": report.fits,
         "fit": [{"combination": f.name, "paper": f.paper, "clinic": f.clinic, "fits": f.fits,
@@ -515,8 +511,6 @@ def _structured(code, problem):
 
 def _pad(text, width):
     """``text`` padded to ``width`` terminal columns (CJK characters take two)."""
-    import unicodedata
-
     used = sum(2 if unicodedata.east_asian_width(c) in "WF" else 0 if unicodedata.combining(c) else 1
                for c in text)
     return text + " " * max(0, width - used)
@@ -535,7 +529,7 @@ def mark_reviewed(project, code, reviewer, day, topic_names):
     Example:
       nkhandout mark-reviewed es --by "Ana Ruiz, certified medical translator"
     """
-    from . import batch, translate
+    from . import translate
 
     for bound in _topics(project, topic_names):
         (resolved,) = batch.resolve(bound, [code])
@@ -628,8 +622,6 @@ def init(folder):
       nkhandout init clinic-handouts
       cd clinic-handouts && nkhandout fonts && nkhandout build --lang es
     """
-    from . import scaffold
-
     made = scaffold.init_project(folder)
     click.echo(f"created the project {made}: `cd {folder}`, then `nkhandout fonts` (once) and "
                "`nkhandout build --all`")
@@ -646,8 +638,6 @@ def init_topic(project, name):
     Example:
       nkhandout init-topic vitamin-d
     """
-    from . import scaffold
-
     folder = scaffold.init_topic(project, name)
     click.echo(f"created {project.relative(folder)}: write its handout.toml and references.json, "
                "then run `nkhandout update`")

@@ -1,18 +1,31 @@
 """Clinic profiles: who hands the sheet out and whom to call."""
 
+# Lazy imports: Babel (country names), PIL (PNG logos) and segno (QR codes),
+# inside the functions that need them: a build with nothing to do loads the
+# clinic profiles to hash them and must not import those.
 import base64
 import difflib
+import io
 import math
 import os
 import re
 import stat
 import tomllib
 import unicodedata
+import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
+from xml.parsers import expat
 
 from .errors import HandoutError
+from .fonts import Manifest, missing_glyphs
+from .project import read_limited
+
+if TYPE_CHECKING:
+    from weasyprint import Document
 
 MAX_PROFILE_BYTES = 64 * 1024
 MAX_LOGO_BYTES = 2 * 1024 * 1024
@@ -51,7 +64,8 @@ _BIDI = frozenset([0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066
 def _countries():
     from babel import Locale
 
-    return frozenset(code for code in Locale("en").territories if re.fullmatch(r"[A-Z]{2}", code))
+    return frozenset(code for code in Locale("en").territories
+                     if isinstance(code, str) and re.fullmatch(r"[A-Z]{2}", code))
 
 
 _EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[A-Za-z]{2,}$")
@@ -79,7 +93,7 @@ class Clinic:
     logo_name: str = ""
 
     @staticmethod
-    def direction(text):
+    def direction(text: str) -> str:
         """The direction of ``text`` by its first strong character ("ltr", "rtl" or "").
 
         A clinic's own lines keep their own direction, so a Latin name on an
@@ -100,10 +114,8 @@ def _line(text, key):
     return 1
 
 
-def load(path):
+def load(path: Path | str) -> Clinic:
     """Read and validate the clinic profile at ``path``."""
-    from .project import read_limited
-
     path = Path(path)
     where = str(path)
     raw = read_limited(path, MAX_PROFILE_BYTES, where)
@@ -114,9 +126,9 @@ def load(path):
         line = raw[: error.start].count(b"\n") + 1
         raise HandoutError("not UTF-8", f"{where}:{line}", "save the file as UTF-8") from None
     except tomllib.TOMLDecodeError as error:
-        line = re.search(r"line (\d+)", str(error))
+        at = re.search(r"line (\d+)", str(error))
         raise HandoutError(f"TOML syntax error: {str(error).split(' (at')[0]}",
-                           f"{where}:{line.group(1) if line else 1}") from None
+                           f"{where}:{at.group(1) if at else 1}") from None
     except ValueError:  # an integer of thousands of digits
         long_number = re.search(r"\d{1000,}", text)
         line = text[: long_number.start()].count("\n") + 1 if long_number else 1
@@ -209,10 +221,8 @@ def _check_phone_count(phone, where):
                            where, "write the number with the digits 0-9")
 
 
-def check_glyphs(clinic, manifest, fonts_dir, code):
+def check_glyphs(clinic: Clinic, manifest: Manifest, fonts_dir: Path | str, code: str) -> None:
     """Refuse clinic text that the fonts of locale ``code`` cannot draw."""
-    from .fonts import missing_glyphs
-
     for key in PRINTED:
         value = getattr(clinic, key)
         missing = missing_glyphs(value, manifest, fonts_dir, code) if value else []
@@ -224,7 +234,7 @@ def check_glyphs(clinic, manifest, fonts_dir, code):
                 "or add a font for it to templates/fonts.toml")
 
 
-def logo_file(profile, name, where=None):
+def logo_file(profile: Path, name: str, where: str | None = None) -> Path:
     """The checked path of logo ``name`` beside ``profile``: a plain name of a
     regular, non-empty file inside the profile's folder, under the size limit.
     Nothing is read here; raises HandoutError otherwise."""
@@ -253,7 +263,7 @@ def logo_file(profile, name, where=None):
     return resolved
 
 
-def read_logo(path, where):
+def read_logo(path: Path, where: str) -> bytes:
     """The bytes of a checked logo file, never blocking and never past the limit."""
     flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
@@ -294,9 +304,6 @@ def _logo(profile, name, where):
 def _check_png(data, name, where):
     """Decode the whole PNG (a truncated or corrupt file is refused) after
     reading its size from the header (an image too large is refused unread)."""
-    import io
-    import warnings
-
     from PIL import Image
 
     def refuse(reason):
@@ -343,8 +350,6 @@ def _check_svg(data, where, name="logo"):
 
     The SVG is parsed with expat and refused at the first document type
     declaration, so no entity is ever declared or expanded."""
-    from xml.parsers import expat
-
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -360,7 +365,7 @@ def _check_svg(data, where, name="logo"):
     def refuse(message, hint="simplify the logo, or use a PNG"):
         raise HandoutError(f"SVG logo {name!r} {message}", where, hint)
 
-    ids = {}
+    ids: dict[str, _SvgNode] = {}
     stack = [_SvgNode()]
     names = [""]
     counts = {"elements": 0, "uses": 0}
@@ -400,7 +405,7 @@ def _check_svg(data, where, name="logo"):
         stack.pop()
         names.pop()
 
-    def text(data):
+    def character_data(data):
         if names[-1] == "style":  # a style sheet's sizes count like attributes
             check_numbers("a <style> with " + repr(data.strip()[:40]), data)
 
@@ -414,7 +419,7 @@ def _check_svg(data, where, name="logo"):
     parser.ExternalEntityRefHandler = no_dtd
     parser.StartElementHandler = start
     parser.EndElementHandler = end
-    parser.CharacterDataHandler = text
+    parser.CharacterDataHandler = character_data
     parser.buffer_text = True
     try:
         parser.Parse(data, True)
@@ -427,7 +432,7 @@ def _check_svg(data, where, name="logo"):
 def _check_svg_drawing(root, ids, refuse):
     """Count what the SVG draws once every <use> is expanded (a <use> bomb is
     small on disk and enormous on the page) and how deep the <use> chains go."""
-    done = {}  # node -> (elements drawn, depth of <use> references below it)
+    done: dict[int, tuple[int, int]] = {}  # id(node) -> (elements drawn, depth of <use> references below it)
     busy = set()
 
     def too_deep():
@@ -478,7 +483,7 @@ def _qr(url, where):
 
 
 @lru_cache(maxsize=1)
-def max_qr_url():
+def max_qr_url() -> int:
     """The longest website that still prints as a scannable QR code."""
     import segno
 
@@ -490,7 +495,7 @@ def max_qr_url():
         length += 1
 
 
-def describe_uris(message, clinic):
+def describe_uris(message: str, clinic: Clinic | None) -> str:
     """``message`` with the clinic's data URIs replaced by what they are."""
     if clinic is None:
         return message
@@ -502,7 +507,7 @@ def describe_uris(message, clinic):
     return re.sub(r"data:[\w/+.-]+;base64,[A-Za-z0-9+/=]{20,}", "an embedded image", message)
 
 
-def load_many(paths):
+def load_many(paths: Iterable[Path | str]) -> list[Path]:
     """Profiles from files and folders (a folder gives every *.toml in it)."""
     found = []
     for item in paths:
@@ -534,7 +539,7 @@ class BoxError(HandoutError):
     with this locale (check lists it), not of the project."""
 
 
-def check_box(document, clinic, code):
+def check_box(document: "Document", clinic: Clinic | None, code: str) -> None:
     """Refuse a laid-out page whose clinic box does not hold every field.
 
     Nothing in the box is clipped, so a word wider than the box (a long
@@ -546,13 +551,14 @@ def check_box(document, clinic, code):
     for page in document.pages:
         for box in _boxes(page._page_box):
             element = getattr(box, "element", None)
-            if getattr(box, "element_tag", None) != "aside" or "clinic" not in element.get("class", "").split():
+            if getattr(box, "element_tag", None) != "aside" or element is None \
+                    or "clinic" not in element.get("class", "").split():
                 continue
             left = box.content_box_x()
             right = left + box.width
             images = [(b.position_x, b.position_y, b.position_x + b.margin_width(), b.position_y + b.margin_height())
                       for b in _boxes(box) if getattr(b, "element_tag", None) == "img"]
-            worst = {}
+            worst: dict[str, float] = {}
             _measure(box, None, left, right, images, worst)
             for key, excess in sorted(worst.items(), key=lambda item: -item[1]):
                 mm = excess / PT_PER_MM

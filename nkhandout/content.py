@@ -6,8 +6,10 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .errors import HandoutError
+from .project import read_utf8
 
 MAX_SOURCE_BYTES = 256 * 1024
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
@@ -85,17 +87,15 @@ def _line_of(lines, text):
     return 0
 
 
-def load(path, where=None, inside=None):
+def load(path: Path, where: str | None = None, inside: Path | None = None) -> Source:
     """Parse and validate the English source file at ``path``."""
-    from .project import read_utf8
-
     where = where or str(path)
     text = read_utf8(path, MAX_SOURCE_BYTES, where, inside)
     data = parse_toml(text, where)
     return _build(data, text.splitlines(), where, path)
 
 
-def parse_toml(text, where):
+def parse_toml(text: str, where: str) -> dict[str, Any]:
     """``text`` as TOML; every way it can fail is one HandoutError."""
     try:
         return tomllib.loads(text)
@@ -316,6 +316,6 @@ def _what(kind, number):
     return f"{number:,}, a number"
 
 
-def placeholders(text):
+def placeholders(text: str) -> list[str]:
     """The placeholder names used in ``text``."""
     return _PLACEHOLDER.findall(text)

@@ -29,7 +29,7 @@ def _x(column):
     return column * PITCH + (column // 5) * GROUP_GAP
 
 
-def size(total):
+def size(total: int) -> tuple[float, float]:
     """(width, height) in SVG units of a row of ``total`` icons."""
     columns = min(total, PER_LINE)
     lines = -(-total // PER_LINE)
@@ -37,7 +37,7 @@ def size(total):
     return width, lines * ICON_H + (lines - 1) * LINE_GAP
 
 
-def positions(total, rtl=False):
+def positions(total: int, rtl: bool = False) -> list[tuple[float, float]]:
     """The top-left corner of each icon, in drawing order (filled first).
 
     On right-to-left pages the row starts at the right, as the text does."""
@@ -66,7 +66,7 @@ def _icon(x, y, filled):
             f'{head}<path d="{body}"/></g>')
 
 
-def icon_array(filled, total, alt, rtl=False, unit_mm=UNIT_MM):
+def icon_array(filled: int, total: int, alt: str, rtl: bool = False, unit_mm: float = UNIT_MM) -> Markup:
     """An SVG row of ``total`` person icons, the first ``filled`` dark.
 
     ``alt`` is the plain alternative text (numbers already formatted);

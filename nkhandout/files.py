@@ -1,13 +1,18 @@
 """Writing files so that nobody ever sees half of one."""
 
+# No lazy imports: the standard library only. A build with nothing to do comes
+# through here, so this module must never import Babel, Jinja2 or WeasyPrint.
+import fcntl
 import os
+import secrets
 import stat
+import time
 from pathlib import Path
 
 from .errors import HandoutError
 
 
-def ensure_dir(path):
+def ensure_dir(path: Path | str) -> Path:
     """Create the output folder ``path`` if needed; refuse one we cannot write."""
     path = Path(path)
     try:
@@ -21,7 +26,7 @@ def ensure_dir(path):
 TEMP_SUFFIX = ".nkhandout-tmp"
 
 
-def write_atomic(path, data, mode=0o644):
+def write_atomic(path: Path | str, data: bytes, mode: int = 0o644) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename.
 
     This is the one way nkhandout writes a file. The temporary file is made
@@ -33,9 +38,6 @@ def write_atomic(path, data, mode=0o644):
     can tell a file left by a killed build (unlocked) from one being written
     now (see remove_stale).
     """
-    import fcntl
-    import secrets
-
     path = Path(path)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
     for _attempt in range(100):
@@ -78,7 +80,7 @@ def _sync_folder(folder):
         os.close(fd)
 
 
-def write_if_changed(path, data, mode=0o644):
+def write_if_changed(path: Path | str, data: bytes, mode: int = 0o644) -> bool:
     """write_atomic, unless ``path`` is already a regular file (not a link)
     holding exactly ``data``; True when it wrote."""
     if read_regular(path, len(data)) == data:
@@ -87,7 +89,7 @@ def write_if_changed(path, data, mode=0o644):
     return True
 
 
-def read_regular(path, limit=64 * 1024 * 1024):
+def read_regular(path: Path | str, limit: int = 64 * 1024 * 1024) -> bytes | None:
     """The bytes of ``path`` if it is a regular file (not a link, a pipe or a
     device, which could block) of at most ``limit`` bytes; None otherwise."""
     try:
@@ -105,7 +107,7 @@ def read_regular(path, limit=64 * 1024 * 1024):
     return data if len(data) <= limit else None
 
 
-def write_output(target, data, out, what):
+def write_output(target: Path | str, data: bytes, out: Path | str, what: str) -> None:
     """Write one built file (a web page, a large-print PDF) into ``out`` or a
     clinic's folder inside it, which the build makes itself and never follows
     as a link; a write error is one line."""
@@ -120,7 +122,7 @@ def write_output(target, data, out, what):
         raise HandoutError(f"cannot write the {what}: {error.strerror or error}", str(target)) from None
 
 
-def private_folder(path):
+def private_folder(path: Path | str) -> Path:
     """Create a folder the build names itself (OUT/.nkhandout, OUT/<clinic>);
     refuse one that is a link, so that nothing is written where a link leads."""
     path = Path(path)
@@ -136,11 +138,8 @@ def private_folder(path):
     return path
 
 
-def remove_stale(folder, min_age=2.0):
+def remove_stale(folder: Path | str, min_age: float = 2.0) -> int:
     """Delete temporary files that killed builds left in ``folder``."""
-    import fcntl
-    import time
-
     folder = Path(folder)
     if not folder.is_dir() or folder.is_symlink():
         return 0  # never clean up where a link leads

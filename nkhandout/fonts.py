@@ -1,6 +1,9 @@
 """The handout fonts: install them from Debian's packages, describe them to CSS,
 and check that they can draw a locale's text."""
 
+# Lazy imports: fontTools, only where a font is cut down (install) or its
+# character map read (glyph checks): a build with nothing to do hashes the
+# font files here and must not pay for importing it.
 import hashlib
 import io
 import json
@@ -10,12 +13,14 @@ import stat
 import time
 import tomllib
 import unicodedata
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from . import files
 from .errors import HandoutError
+from .project import read_limited
 
 MANIFEST = "fonts.toml"
 # Beside the fonts: the SHA-256 of each font file, keyed by what the file
@@ -30,7 +35,7 @@ LICENCES = {
 # Character sets a large font can be cut down to at setup (see fonts.toml).
 # Small glyph numbers keep every embedded subset small: WeasyPrint keeps glyph
 # ids, so a font with 65,000 glyphs costs each PDF ~150 KB of empty slots.
-CHARSETS = {
+CHARSETS: dict[str, str | tuple[str, int, int] | list[tuple[int, int]]] = {
     "latin": [(0x20, 0x7E), (0xA0, 0x17F), (0x2010, 0x2027), (0x2030, 0x205E), (0x20A0, 0x20BF),
               (0x2100, 0x215F), (0x2190, 0x21FF), (0x2460, 0x24FF), (0x25A0, 0x25FF)],
     "cjk-punctuation": [(0x3000, 0x303F), (0x30FB, 0x30FB), (0xFF00, 0xFFEF)],
@@ -49,7 +54,7 @@ CHARSETS = {
 UNUSED_FEATURES = {"locl", "vert", "vrt2", "vkrn", "vpal", "vhal", "valt", "vjmo"}
 
 
-def charset(names):
+def charset(names: Iterable[str]) -> list[int]:
     """The code points of the named CHARSETS."""
     points = set()
     for name in names:
@@ -114,7 +119,7 @@ class Typography:
     digits: str = "latn"  # the digits numbers are printed in (DIGITS)
     sample: str = ""  # one line of real text in the script, for the tests
 
-    def css(self):
+    def css(self) -> str:
         """The stylesheet lines this locale adds to the page (see
         render.Renderer.stylesheets); empty when it needs none."""
         lines = []
@@ -134,20 +139,20 @@ class Manifest:
     stacks: dict
     locales: dict | None = None  # {key: {field: value}}, the [locale.KEY] tables
 
-    def stack(self, code):
+    def stack(self, code: str) -> list[str]:
         """Font families for locale ``code``, first choice first."""
         language = code.split("_")[0]
         return self.stacks.get(code) or self.stacks.get(language) or self.stacks["default"]
 
-    def fonts_for(self, code):
+    def fonts_for(self, code: str) -> list[Font]:
         families = self.stack(code)
         return [f for f in self.fonts if f.family in families]
 
-    def entry_keys(self):
+    def entry_keys(self) -> list[str]:
         """The keys of the [locale] table: "default", languages and locales."""
         return list((self.locales or {"default": {}}).keys())
 
-    def typography(self, code):
+    def typography(self, code: str) -> Typography:
         """The Typography of locale ``code`` (or of a [locale] key)."""
         tables = self.locales or {}
         language = code.split("_")[0]
@@ -162,9 +167,7 @@ class Manifest:
         return Typography(**fields)
 
 
-def load_manifest(templates_dir):
-    from .project import read_limited
-
+def load_manifest(templates_dir: Path | str) -> Manifest:
     path = Path(templates_dir) / MANIFEST
     raw = read_limited(path, 64 * 1024, str(path), inside=templates_dir)
     try:
@@ -283,7 +286,7 @@ def _extract(font):
     return buffer.getvalue()
 
 
-def sha256(path):
+def sha256(path: Path | str) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -291,7 +294,7 @@ def sha256(path):
     return digest.hexdigest()
 
 
-def install(manifest, fonts_dir, log=print):
+def install(manifest: Manifest, fonts_dir: Path | str, log: Callable[[str], object] = print) -> list[str]:
     """Put every font of ``manifest`` into ``fonts_dir``; return mismatches.
 
     A font already there with the pinned SHA-256, and a licence file already
@@ -338,7 +341,7 @@ def _read_cache(path):
     return data if isinstance(data, dict) else {}
 
 
-def digests(fonts_dir, names=None, lstat=False):
+def digests(fonts_dir: Path | str, names: Iterable[str] | None = None, lstat: bool = False) -> dict[str, str | None]:
     """{file name: SHA-256} of the files in ``fonts_dir`` (``names``, or every
     file not starting with a dot); None for one that is missing or not a
     regular file (with ``lstat``, a link counts as not a regular file).
@@ -355,7 +358,8 @@ def digests(fonts_dir, names=None, lstat=False):
             return {}
     cache_path = fonts_dir / DIGEST_CACHE
     cache = _read_cache(cache_path)
-    found, changed = {}, False
+    found: dict[str, str | None] = {}
+    changed = False
     for name in names:
         path = fonts_dir / name
         try:
@@ -392,7 +396,7 @@ def digests(fonts_dir, names=None, lstat=False):
     return found
 
 
-def check_installed(manifest, fonts_dir, code):
+def check_installed(manifest: Manifest, fonts_dir: Path | str, code: str) -> None:
     """Raise unless every font the locale needs is in ``fonts_dir``, with
     the SHA-256 that templates/fonts.toml pins."""
     needed = manifest.fonts_for(code)
@@ -416,7 +420,7 @@ def _cmap(path):
         return frozenset(font.getBestCmap())
 
 
-def missing_glyphs(text, manifest, fonts_dir, code):
+def missing_glyphs(text: str, manifest: Manifest, fonts_dir: Path | str, code: str) -> list[str]:
     """Characters of ``text`` that no font of locale ``code`` can draw."""
     covered = set()
     for font in manifest.fonts_for(code):

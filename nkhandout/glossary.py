@@ -20,8 +20,14 @@ inflected form ("кортикостероид") covers them all.
 import re
 import tomllib
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import HandoutError
+from .project import Project, read_utf8
+
+if TYPE_CHECKING:
+    from babel.messages.catalog import Catalog
 
 MAX_GLOSSARY_BYTES = 64 * 1024
 SOURCE = "en"
@@ -33,23 +39,21 @@ class Term:
     forms: tuple  # agreed translations; any one will do
     line: int
 
-    def in_english(self, text):
+    def in_english(self, text: str) -> bool:
         pattern = r"(?<![\w-])" + r"\s+".join(map(re.escape, self.english.split())) + r"(?:e?s)?(?![\w-])"
         return re.search(pattern, text, re.IGNORECASE) is not None
 
-    def in_translation(self, text):
+    def in_translation(self, text: str) -> bool:
         folded = text.casefold()
         return any(form.casefold() in folded for form in self.forms)
 
 
-def path_for(project, code):
+def path_for(project: Project, code: str) -> Path:
     return project.content_dir / "glossary" / f"{code}.toml"
 
 
 def _read(project, code):
     """(table of terms, lines of the file, where) or None when there is no file."""
-    from .project import read_utf8
-
     path = path_for(project, code)
     if not path.is_file():
         return None
@@ -75,7 +79,7 @@ def _line(lines, key):
     return 0
 
 
-def english_terms(project):
+def english_terms(project: Project) -> dict[str, str]:
     """{term: note} from content/glossary/en.toml ({} without the file)."""
     read = _read(project, SOURCE)
     if read is None:
@@ -88,7 +92,7 @@ def english_terms(project):
     return terms
 
 
-def load(project, code):
+def load(project: Project, code: str) -> list[Term]:
     """The Terms agreed for ``code`` ([] without a glossary file).
 
     Every term must be one of the English list's, so a typo cannot switch a
@@ -112,14 +116,15 @@ def load(project, code):
     return found
 
 
-def problems(terms, pot, translations, catalog, where):
+def problems(terms: list[Term], pot: "Catalog", translations: dict, catalog: "Catalog",
+             where: str) -> list[tuple[int, str]]:
     """(line, message) for each translated entry that misses an agreed term."""
-    found = []
+    found: list[tuple[int, str]] = []
     if not terms:
         return found
     glossary_file = where
     for message in pot:
-        if not message.id:
+        if not message.id or not isinstance(message.id, str):  # the templates have no plural forms
             continue
         text = translations.get((message.context, message.id))
         if not text:

@@ -10,20 +10,24 @@ sets the text in the reader's own fonts (see templates/screen.css).
 import base64
 import hashlib
 import re
+from collections.abc import Callable, Iterable, Sequence
 from html import unescape
 from html.parser import HTMLParser
+from pathlib import Path
 
+import jinja2
 from markupsafe import Markup, escape
 
-from . import render
+from . import batch, build as builder, files, render
 from .errors import HandoutError
-from .project import read_utf8
+from .handout import Handout
+from .project import Project, read_utf8
 
 SCREEN_STYLESHEET = "screen.css"
 MAX_STYLESHEET_BYTES = 256 * 1024
 
 
-def screen_css(project):
+def screen_css(project: Project) -> str:
     """The screen stylesheet's text, refused if it could break out of <style>."""
     path = project.templates_dir / SCREEN_STYLESHEET
     text = read_utf8(path, MAX_STYLESHEET_BYTES, project.relative(path), inside=project.templates_dir)
@@ -40,7 +44,7 @@ def _hash(text):
     return "'sha256-%s'" % base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
 
 
-def csp(css, styles=(), attributes=()):
+def csp(css: str, styles: Iterable[str] = (), attributes: Iterable[str] = ()) -> str:
     """The Content-Security-Policy of a page whose only style is ``css`` (and
     the ``styles`` elements and ``attributes`` style values the template itself
     writes, for instance in inline SVG): nothing loads from anywhere; images
@@ -52,7 +56,7 @@ def csp(css, styles=(), attributes=()):
             % " ".join(allowed))
 
 
-def web_head(css):
+def web_head(css: str) -> Markup:
     """What the template puts in <head> for the web page."""
     return Markup(
         '\n<meta http-equiv="Content-Security-Policy" content="%s">'
@@ -84,7 +88,7 @@ class _Styles(HTMLParser):
             self.styles[-1] += data
 
 
-def to_web_html(handout, env, css):
+def to_web_html(handout: Handout, env: jinja2.Environment, css: str) -> str:
     """The standalone HTML page of ``handout``.
 
     Its policy allows the screen stylesheet and whatever inline styles the
@@ -100,27 +104,24 @@ def to_web_html(handout, env, css):
     return page
 
 
-def page_csp(page):
+def page_csp(page: str) -> str:
     """The policy a page written by to_web_html declares (for the HTTP header)."""
     found = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]*)"', page)
     return unescape(found.group(1)) if found else "default-src 'none'"
 
 
-def file_name(pdf_name):
+def file_name(pdf_name: str) -> str:
     """``name.es.pdf`` -> ``name.es.html``."""
     return re.sub(r"\.pdf$", "", pdf_name) + ".html"
 
 
 
-def build(project, codes, *, out_dir=None, draft=False, paper="auto", require_reviewed=False,
-          clinic_paths=(), only_complete=False, log=None):
+def build(project: Project, codes: Iterable[str], *, out_dir: Path | str | None = None, draft: bool = False,
+          paper: str = "auto", require_reviewed: bool = False, clinic_paths: Sequence[Path | str] = (),
+          only_complete: bool = False, log: Callable[[str], object] | None = None) -> batch.Result:
     """Write ``<name>.<code>.html`` for each locale (and clinic); return a batch.Result.
 
     The page is cheap to make (no layout), so it is simply made again."""
-    from pathlib import Path
-
-    from . import batch, build as builder, files
-
     out = Path(out_dir or project.handouts_dir)
     files.ensure_dir(out)
     result = batch.Result()

@@ -6,13 +6,23 @@ OUT/.nkhandout/<pdf name>.json, holding the hash of every input that shapes
 it and the hash of the PDF itself.
 """
 
+# No lazy imports: the standard library and the light modules (clinic, files,
+# fonts, project) only; Babel, Jinja2, WeasyPrint and the modules that import
+# them must never be imported here, since this decides whether to build at all.
+import dataclasses
 import hashlib
 import json
 import os
 import re
 import stat
+from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
+
+from .clinic import Clinic, load as load_clinic
+from .files import private_folder, read_regular, write_atomic
+from .fonts import digests
+from .project import Project, read_nonblocking
 
 STAMP_DIR = ".nkhandout"
 PACKAGES = ("nkhandout", "weasyprint", "pydyf", "babel", "jinja2", "fonttools", "segno", "tinycss2", "cssselect2")
@@ -33,7 +43,6 @@ def _file_digest(digest, path):
         if not stat.S_ISREG(info.st_mode):
             digest.update(f"<not a file {info.st_mode}>".encode())
             return
-        from .project import read_nonblocking
 
         digest.update(read_nonblocking(path, MAX_HASHED))  # never blocks (/proc/kmsg is "regular")
         digest.update(str(info.st_size).encode())
@@ -41,7 +50,7 @@ def _file_digest(digest, path):
         digest.update(b"<missing>")
 
 
-def shared_hash(project):
+def shared_hash(project: Project) -> str:
     """Hash of what every handout of ``project``'s topic depends on."""
     root, fonts_dir = Path(project.root), project.fonts_dir
     digest = hashlib.sha256(b"nkhandout-inputs-2")
@@ -59,7 +68,6 @@ def shared_hash(project):
     for path in _template_files(templates):
         digest.update(str(path.relative_to(templates)).encode())
         _file_digest(digest, path)
-    from .fonts import digests  # standard library only, like this module
 
     for name, sha in digests(fonts_dir).items():  # by content, cached
         if sha is not None:
@@ -79,7 +87,7 @@ def _template_files(templates):
     return sorted(found)
 
 
-def candidate_codes(project):
+def candidate_codes(project: Project) -> list[str]:
     """Locale codes that have a catalog of the topic, plus English (no Babel needed)."""
     codes = {"en"}
     if project.locales_dir.is_dir():
@@ -87,7 +95,8 @@ def candidate_codes(project):
     return sorted(codes)
 
 
-def input_hash(project, code, clinic=None, options=(), shared=None):
+def input_hash(project: Project, code: str, clinic: Clinic | Path | str | None = None,
+               options: Iterable[tuple[str, object]] = (), shared: str | None = None) -> str:
     """The hash of every input that shapes the handout for ``code``;
     ``clinic`` is a validated clinic profile (clinic.load()).
 
@@ -99,14 +108,10 @@ def input_hash(project, code, clinic=None, options=(), shared=None):
         _file_digest(digest, project.labels_file(code))
         _file_digest(digest, project.catalog_file(code))
     if clinic is not None:
-        if not hasattr(clinic, "path"):  # a profile's path: read and validate it first
-            from .clinic import load
-
-            clinic = load(clinic)
+        if not isinstance(clinic, Clinic):  # a profile's path: read and validate it first
+            clinic = load_clinic(clinic)
         # The validated profile as the loader read it (logo included, as the
         # data it embeds): the profile is read once, never parsed here.
-        import dataclasses
-
         for item in dataclasses.fields(clinic):
             if item.name != "path":
                 digest.update(f"{item.name}={getattr(clinic, item.name)!r}\n".encode())
@@ -120,17 +125,13 @@ def _stamp_path(pdf):
 
 
 def _sha(path):
-    from .files import read_regular
-
     data = read_regular(path)
     return hashlib.sha256(data).hexdigest() if data is not None else None
 
 
-def up_to_date(pdf, key):
+def up_to_date(pdf: Path, key: str) -> bool:
     """True when ``pdf`` exists, is what was built, and was built from ``key``.
     Stamps and PDFs that are links, pipes or devices are never read."""
-    from .files import read_regular
-
     raw = read_regular(_stamp_path(pdf), 64 * 1024)
     try:
         stamp = json.loads(raw) if raw is not None else None
@@ -141,10 +142,8 @@ def up_to_date(pdf, key):
     return stamp.get("inputs") == key and stamp.get("pdf") == _sha(pdf)
 
 
-def record(pdf, key):
+def record(pdf: Path, key: str) -> None:
     """Remember that ``pdf`` was built from ``key`` (written atomically)."""
-    from .files import private_folder, write_atomic
-
     path = _stamp_path(pdf)
     private_folder(path.parent)
     write_atomic(path, json.dumps({"inputs": key, "pdf": _sha(pdf)}).encode())
@@ -154,11 +153,9 @@ def _incomplete_path(folder, code):
     return Path(folder) / STAMP_DIR / f"incomplete.{code}"
 
 
-def skipped_incomplete(folder, code, key):
+def skipped_incomplete(folder: Path, code: str, key: str) -> str | None:
     """Why ``code`` was left out of a build into ``folder`` with these very
     inputs (None if it was not, or the inputs changed since)."""
-    from .files import read_regular
-
     raw = read_regular(_incomplete_path(folder, code), 64 * 1024)  # never a link or a pipe
     try:
         marker = json.loads(raw) if raw else None
@@ -169,11 +166,9 @@ def skipped_incomplete(folder, code, key):
     return None
 
 
-def record_incomplete(folder, code, key, reason):
+def record_incomplete(folder: Path, code: str, key: str, reason: str) -> None:
     """Remember why ``code`` was left out, so that the next build says so
     again without loading the catalogs."""
-    from .files import private_folder, write_atomic
-
     path = _incomplete_path(folder, code)
     private_folder(path.parent)
     write_atomic(path, json.dumps({"inputs": key, "reason": reason}).encode())

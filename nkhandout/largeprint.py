@@ -5,10 +5,18 @@ checks as the one-page sheet; templates/large-print.css is added after
 print.css. Written as ``<name>.<code>.large.pdf``, beside the usual PDF.
 """
 
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
-from . import render
+from . import batch, build as builder, files, incremental, render
 from .errors import HandoutError
+from .handout import Handout
+from .project import Project
+
+if TYPE_CHECKING:
+    from weasyprint import Document
 
 STYLESHEET = "large-print.css"
 MAX_PAGES = 2
@@ -18,7 +26,7 @@ SUFFIX = ".large.pdf"
 class LargePrintRenderer(render.Renderer):
     """A Renderer whose stylesheets end with the large-print one."""
 
-    def stylesheets(self, code, paper):
+    def stylesheets(self, code: str, paper: str) -> list:
         from weasyprint import CSS
 
         sheets = super().stylesheets(code, paper)
@@ -28,13 +36,11 @@ class LargePrintRenderer(render.Renderer):
         return [*sheets, self._css[("large",)]]
 
 
-def render_one(renderer, value):
+def render_one(renderer: LargePrintRenderer, value: Handout) -> tuple["Document", str]:
     """Lay out one large-print handout; refuse more than two pages."""
     html = render.to_html(value, renderer.env)
     document = renderer.layout(value, html)
     if len(document.pages) > MAX_PAGES:
-        from types import SimpleNamespace
-
         over = render.overflow_mm(SimpleNamespace(pages=document.pages[MAX_PAGES - 1:]))
         raise HandoutError(
             f"large print takes {len(document.pages)} pages: it overflows {MAX_PAGES} pages by about "
@@ -42,13 +48,12 @@ def render_one(renderer, value):
     return document, html
 
 
-def build(project, codes, *, out_dir=None, draft=False, paper="auto", require_reviewed=False,
-          clinic_paths=(), only_complete=False, force=False, log=None):
+def build(project: Project, codes: Iterable[str], *, out_dir: Path | str | None = None, draft: bool = False,
+          paper: str = "auto", require_reviewed: bool = False, clinic_paths: Sequence[Path | str] = (),
+          only_complete: bool = False, force: bool = False, log: Callable[[str], object] | None = None) -> batch.Result:
     """Write ``<name>.<code>.large.pdf`` for each locale (and clinic); return a batch.Result.
 
     Skipped, like `build`, when the inputs did not change."""
-    from . import batch, build as builder, files, incremental
-
     out = Path(out_dir or project.handouts_dir)
     files.ensure_dir(out)
     result = batch.Result()
@@ -73,6 +78,7 @@ def build(project, codes, *, out_dir=None, draft=False, paper="auto", require_re
                     complete = set(builder.complete_locales(project, inputs)) if only_complete else None
                 if complete is not None and code not in complete:
                     continue
+                assert renderer is not None  # made with inputs
                 value = builder.prepare(inputs, code, builder.Options(draft, paper, require_reviewed), clinic)
                 document, html = render_one(renderer, value)
                 files.write_output(target, renderer.pdf_bytes(value, document, html), out, "PDF")

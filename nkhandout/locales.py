@@ -1,6 +1,7 @@
 """Locale codes: parsing what users type, text direction, territory."""
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from babel import Locale, UnknownLocaleError
@@ -13,7 +14,7 @@ SOURCE_LOCALE = "en"
 _CODE = re.compile(r"^[A-Za-z]{2,3}(?:[_-][A-Za-z0-9]{2,8}){0,3}$")
 
 
-def parse(code):
+def parse(code: str | None) -> Locale | None:
     """The Babel Locale for ``code`` (``pt-BR``, ``pt_br``, ``zh-Hans``), or None.
 
     Deprecated language codes become today's (``iw`` he, ``in`` id, ``tl``
@@ -30,7 +31,7 @@ def parse(code):
         return None
 
 
-def canonical(code):
+def canonical(code: str | None) -> str | None:
     """The project's spelling of ``code`` (``pt_BR``, ``zh_Hans``), or None."""
     locale = parse(code)
     return str(locale) if locale else None
@@ -51,7 +52,7 @@ def _likely(locale):
     return locale.language, script, territory
 
 
-def same_language(header, code):
+def same_language(header: str | None, code: str) -> bool:
     """True when a catalog's ``Language:`` header names the language of the
     locale ``code``: ``es``, ``es_ES`` or ``es-ES`` for es.po, ``pl_PL`` for
     pl.po, ``zh_CN`` for zh_Hans.po; never another language or script, nor
@@ -75,21 +76,21 @@ class Choice:
     territory: str | None = None  # a country the user named (its paper is used)
 
     @property
-    def fallback(self):
+    def fallback(self) -> bool:
         return canonical(self.typed) != self.code
 
-    def describe(self, paper_used=None):
+    def describe(self, paper_used: str | None = None) -> str:
         """``es_MX: using the es catalog, Letter paper``."""
         size = paper_used or self.paper or info(self.code).paper
         size = {"a4": "A4", "letter": "Letter"}.get(size, size)
         return f"{self.typed}: using the {self.code} catalog, {size} paper"
 
     @property
-    def paper(self):
+    def paper(self) -> str | None:
         return paper.for_territory(self.territory) if self.territory else None
 
 
-def choose(code, available):
+def choose(code: str, available: Iterable[str]) -> Choice:
     """The Choice for ``code`` among the ``available`` catalogs.
 
     An exact match (any case, ``-`` or ``_``) wins. Otherwise Babel parses the
@@ -125,7 +126,7 @@ def choose(code, available):
     country = wanted.territory if wanted.territory and wanted.territory.isalpha() else None
     if ranked:
         return Choice(typed, min(ranked)[1], country)
-    same_language = sorted(n for n in available if (parse(n) and parse(n).language) == language)
+    same_language = sorted(n for n in available if (found := parse(n)) is not None and found.language == language)
     if same_language:
         scripts = {_likely(parse(n))[1] for n in same_language}
         other = (f"is written in another script ({', '.join(sorted(filter(None, scripts)))}, not {script})"
@@ -138,7 +139,7 @@ def choose(code, available):
     raise UsageError(f"unknown locale {code!r}", hint="available: " + ", ".join(sorted(available)))
 
 
-def resolve(code, available):
+def resolve(code: str, available: Iterable[str]) -> str:
     """The available locale that ``code`` names (see choose)."""
     return choose(code, available).code
 
@@ -151,16 +152,16 @@ class LocaleInfo:
     locale: Locale
 
     @property
-    def lang_tag(self):
+    def lang_tag(self) -> str:
         """BCP 47 tag for html lang and the PDF's /Lang (``pt-BR``, ``zh-Hans``)."""
         return str(self.locale).replace("_", "-")
 
     @property
-    def direction(self):
+    def direction(self) -> str:
         return self.locale.text_direction
 
     @property
-    def territory(self):
+    def territory(self) -> str | None:
         """The locale's territory, or the likely one from CLDR's likely subtags."""
         if self.locale.territory:
             return self.locale.territory
@@ -174,15 +175,15 @@ class LocaleInfo:
         return None
 
     @property
-    def paper(self):
+    def paper(self) -> str:
         return paper.for_territory(self.territory)
 
     @property
-    def native_name(self):
+    def native_name(self) -> str:
         return self.locale.get_display_name(self.locale) or self.code
 
 
-def info(code):
+def info(code: str) -> LocaleInfo:
     """LocaleInfo for a canonical ``code``."""
     locale = parse(code)
     if locale is None:

@@ -10,9 +10,11 @@ Anything else, HTML included, is printed as text.
 import re
 from collections import Counter
 
+from babel import Locale
 from babel.numbers import UnsupportedNumberingSystemError, format_decimal, format_percent
 from markupsafe import Markup, escape
 
+from .fonts import DIGITS
 from .references import CITATION
 
 TOKEN = re.compile(r"(\[@[^\]]*\])|\{([a-z_][a-z0-9_]*)\}")
@@ -26,7 +28,7 @@ _LTR_RUN = re.compile(r"[A-Za-z0-9][A-Za-z0-9%.,:/'+\-\s]*[A-Za-z0-9%]|[A-Za-z0-
 _HANGUL_WORD = re.compile(r"[^\s]*[\uac00-\ud7a3][^\s]*")
 
 
-def skeleton(text):
+def skeleton(text: str) -> tuple[Counter[tuple[str, ...]], Counter[str], int]:
     """What a translation must keep: citation markers, placeholders, bold."""
     cites = Counter(
         tuple(sorted(p.strip().lstrip("@") for p in m.split(";"))) for m in CITATION.findall(text))
@@ -35,7 +37,7 @@ def skeleton(text):
     return cites, names, stars
 
 
-def format_value(spec, locale, digits="latn"):
+def format_value(spec: tuple[str, float], locale: Locale | str, digits: str = "latn") -> str:
     """A [values] entry as locale text, in ``digits`` (fonts.DIGITS)."""
     kind, number = spec
     formatter = format_percent if kind == "percent" else format_decimal
@@ -46,10 +48,8 @@ def format_value(spec, locale, digits="latn"):
     return localize_digits(text, digits)
 
 
-def localize_digits(text, digits="latn"):
+def localize_digits(text: str, digits: str = "latn") -> str:
     """``text`` with its digits 0-9 written in ``digits`` (fonts.DIGITS)."""
-    from .fonts import DIGITS
-
     return text if digits == "latn" else text.translate(str.maketrans("0123456789", DIGITS[digits]))
 
 
@@ -96,7 +96,7 @@ def _inline(text, numbers, values, locale, rtl, keep_words=False, digits="latn")
     return Markup("").join(out)
 
 
-def plain_text(text, *, values, locale, digits="latn"):
+def plain_text(text: str, *, values: dict[str, tuple[str, float]], locale: Locale | str, digits: str = "latn") -> str:
     """``text`` as plain words (for alternative text): numbers formatted for
     the locale, citation markers and bold stars dropped."""
     text = CITATION.sub("", text)
@@ -107,13 +107,14 @@ def plain_text(text, *, values, locale, digits="latn"):
     return re.sub(r"\s+", " ", text).strip()
 
 
-def isolate(text, rtl):
+def isolate(text: str, rtl: bool) -> Markup:
     """Plain ``text`` (a clinic's name or address) escaped, with Latin runs kept
     left-to-right on right-to-left pages."""
     return _plain(text, rtl)
 
 
-def render(text, *, numbers, values, locale, rtl=False, keep_words=False, digits="latn"):
+def render(text: str, *, numbers: dict[str, int], values: dict[str, tuple[str, float]], locale: Locale | str, rtl: bool = False,
+           keep_words: bool = False, digits: str = "latn") -> Markup:
     """``text`` as Markup: escaped, with bold, numbers and citations applied.
 
     ``numbers`` maps citation keys to reference numbers; ``values`` maps

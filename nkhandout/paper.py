@@ -20,6 +20,6 @@ SIZES = {
 CSS_NAMES = {"a4": "A4", "letter": "letter"}
 
 
-def for_territory(territory):
+def for_territory(territory: str | None) -> str:
     """The paper ("a4" or "letter") that ``territory`` (ISO 3166) prints on."""
     return "letter" if (territory or "").upper() in LETTER_TERRITORIES else "a4"

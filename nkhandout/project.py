@@ -1,5 +1,7 @@
 """Where a project's content, templates, fonts and handouts live."""
 
+# No lazy imports: the standard library only. Every command loads the project,
+# a build with nothing to do included: never import Babel, Jinja2 or WeasyPrint.
 import os
 import re
 import stat
@@ -167,7 +169,7 @@ class Project:
             return str(path)
 
 
-def read_limited(path, limit, where, inside=None):
+def read_limited(path: Path | str, limit: int, where: str, inside: Path | str | None = None) -> bytes:
     """The bytes of ``path``, refusing what a content file must never be.
 
     A link that leads outside ``inside``, anything but a regular file (a
@@ -203,7 +205,7 @@ def read_limited(path, limit, where, inside=None):
     return data
 
 
-def read_nonblocking(path, most):
+def read_nonblocking(path: Path | str, most: int) -> bytes:
     """Up to ``most`` bytes of ``path``; a file that would block raises OSError."""
     handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
@@ -219,7 +221,7 @@ def read_nonblocking(path, most):
         os.close(handle)
 
 
-def read_utf8(path, limit, where, inside=None):
+def read_utf8(path: Path | str, limit: int, where: str, inside: Path | str | None = None) -> str:
     """read_limited, then UTF-8 without a byte order mark, as text."""
     raw = read_limited(path, limit, where, inside)
     if raw.startswith(b"\xef\xbb\xbf"):

@@ -2,10 +2,13 @@
 
 import json
 import re
+from collections.abc import Iterable
+from pathlib import Path
 
 from markupsafe import Markup, escape
 
 from .errors import HandoutError
+from .project import read_utf8
 
 MAX_REFERENCES_BYTES = 512 * 1024
 MAX_AUTHORS = 6  # NLM: list the first six, then "et al."
@@ -20,10 +23,8 @@ WORDS = {
 }
 
 
-def load(path, where=None, inside=None):
+def load(path: Path, where: str | None = None, inside: Path | None = None) -> dict[str, dict]:
     """The references in the CSL-JSON file at ``path``, by id."""
-    from .project import read_utf8
-
     where = where or str(path)
     text = read_utf8(path, MAX_REFERENCES_BYTES, where, inside)
     try:
@@ -140,7 +141,7 @@ def _no_duplicates(pairs):
     return dict(pairs)
 
 
-def markers(text):
+def markers(text: str) -> list[list[str]]:
     """The citation keys in ``text``, in order, as lists per marker."""
     return [
         [part.strip().lstrip("@") for part in group.split(";")]
@@ -199,7 +200,7 @@ def _pages(page):
     return f"{first}-{last}"
 
 
-def format_nlm(item, et_al="et al.", compact=False):
+def format_nlm(item: dict, et_al: str = "et al.", compact: bool = False) -> str:
     """One reference in NLM style, as plain text.
 
     ``compact``: the form printed on the page, where room is short: the first
@@ -232,13 +233,13 @@ def format_nlm(item, et_al="et al.", compact=False):
     return " ".join(parts)
 
 
-def number(texts, refs, where):
+def number(texts: Iterable[str], refs: dict[str, dict], where: str) -> dict[str, int]:
     """Number references in order of first citation in ``texts``.
 
     Returns {key: n}. Raises for a key with no reference, or a reference
     never cited.
     """
-    order = {}
+    order: dict[str, int] = {}
     for text in texts:
         for group in markers(text):
             for key in group:
@@ -255,7 +256,8 @@ def number(texts, refs, where):
     return order
 
 
-def render_list(refs, order, et_al, compact=True):
+def render_list(refs: dict[str, dict], order: dict[str, int], et_al: str,
+                compact: bool = True) -> list[tuple[int, Markup]]:
     """The cited references as (number, Markup) in citation order."""
     return [
         (n, Markup(escape(format_nlm(refs[key], et_al, compact))))

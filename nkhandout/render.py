@@ -3,15 +3,31 @@
 WeasyPrint is imported only here, and only when a PDF is made.
 """
 
+import datetime
+import errno
 import hashlib
 import logging
 import os
+import stat
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit
 
 import jinja2
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup
 
 from . import paper as papers, workarounds
+from .clinic import describe_uris
 from .errors import HandoutError
+from .markup import isolate
+
+if TYPE_CHECKING:
+    from weasyprint import Document
+
+    from .handout import Handout
 
 TEMPLATE = "handout.html.j2"
 STYLESHEET = "print.css"
@@ -33,16 +49,13 @@ class _Warnings(logging.Handler):
 MAX_TEMPLATE_BYTES = 256 * 1024
 
 
-def read_template(templates_dir, name):
+def read_template(templates_dir: Path | str, name: str) -> bytes:
     """The bytes of template ``name`` (a path under ``templates_dir``).
 
     Only a regular file reached without any link is read: a link anywhere
     below templates/ (to /etc/passwd, say) is refused, as are ``..``,
     devices, pipes and files over MAX_TEMPLATE_BYTES.
     """
-    import errno
-    import stat
-
     where = f"templates/{name}"
     pieces = name.split("/")
     if not name or name.startswith("/") or any(p in ("", ".", "..") for p in pieces):
@@ -91,7 +104,7 @@ class TemplateLoader(jinja2.BaseLoader):
     def __init__(self, templates_dir):
         self.templates_dir = Path(templates_dir)
 
-    def get_source(self, environment, template):
+    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
         data = read_template(self.templates_dir, template)
         try:
             text = data.decode("utf-8")
@@ -100,11 +113,9 @@ class TemplateLoader(jinja2.BaseLoader):
         return text, str(self.templates_dir / template), lambda: True  # read once per process
 
 
-def jinja_env(templates_dir):
+def jinja_env(templates_dir: Path | str) -> SandboxedEnvironment:
     """Templates run sandboxed: no attributes such as __globals__ or
     __class__, no calls to what the sandbox deems unsafe."""
-    from jinja2.sandbox import SandboxedEnvironment
-
     return SandboxedEnvironment(
         loader=TemplateLoader(templates_dir),
         autoescape=True,
@@ -114,15 +125,11 @@ def jinja_env(templates_dir):
     )
 
 
-def to_html(handout, env, **extra):
+def to_html(handout: "Handout", env: jinja2.Environment, **extra: object) -> str:
     """The handout's HTML; template errors name the template file and line.
 
     ``extra`` reaches the template as variables (``web``: the web page, see htmlout)."""
-    from jinja2.exceptions import SecurityError
-
     try:
-        from .markup import isolate
-
         rtl = handout.dir == "rtl"
         return env.get_template(TEMPLATE).render(
             h=handout, pgettext=handout.label, ltr=_ltr, iso=lambda text: isolate(text, rtl), **extra)
@@ -142,8 +149,6 @@ def to_html(handout, env, **extra):
 
 def _ltr(text, css_class=""):
     """``text`` kept left-to-right inside right-to-left pages (numbers, e-mail)."""
-    from markupsafe import Markup
-
     if css_class:
         return Markup('<span dir="ltr" class="%s">%s</span>') % (css_class, text)
     return Markup('<span dir="ltr">%s</span>') % text
@@ -153,7 +158,7 @@ def _inside(path, roots):
     return any(path == root or root in path.parents for root in roots)
 
 
-def isolate_fonts(templates_dir):
+def isolate_fonts(templates_dir: Path | str) -> None:
     """Hide the system's fonts from the renderer (before WeasyPrint starts)."""
     config = Path(templates_dir) / "fontconfig.conf"
     if config.is_symlink():
@@ -182,10 +187,8 @@ class Renderer:
 
     # -- resources ---------------------------------------------------------
 
-    def allowed(self, url):
+    def allowed(self, url: str) -> Path | str | None:
         """The local path ``url`` may read, or None: project files only."""
-        from urllib.parse import unquote, urlsplit
-
         parts = urlsplit(url)
         if parts.scheme == "data":
             return "data"
@@ -220,14 +223,14 @@ class Renderer:
                     if path is None:
                         renderer.refused.append(url)
                         raise ValueError(f"nkhandout refuses to fetch {url[:200]}")
-                    if path == "data":  # self-contained: logo and QR code, checked before
+                    if isinstance(path, str):  # "data", self-contained: logo and QR code, checked before
                         return super().fetch(url, headers)
                     return URLFetcherResponse(url, body=path.read_bytes())
 
             self._fetcher = ProjectFetcher(allowed_protocols=("file", "data"), allow_redirects=False)
         return self._fetcher
 
-    def stylesheets(self, code, paper):
+    def stylesheets(self, code: str, paper: str) -> list:
         from weasyprint import CSS
         from weasyprint.text.fonts import FontConfiguration
 
@@ -269,7 +272,7 @@ class Renderer:
 
     # -- rendering ---------------------------------------------------------
 
-    def layout(self, handout, html):
+    def layout(self, handout: "Handout", html: str) -> "Document":
         """Lay out ``html``; return the WeasyPrint document."""
         from weasyprint import HTML
 
@@ -291,13 +294,11 @@ class Renderer:
             raise HandoutError(f"refused to fetch {self.refused[0][:120]}",
                                f"locale {handout.code}", "handouts may use only the project's own files")
         if collector.messages:
-            from .clinic import describe_uris
-
             message = describe_uris(collector.messages[0], getattr(handout, "clinic", None))
             raise HandoutError(f"renderer warning: {message[:200]}", f"locale {handout.code}")
         return document
 
-    def pdf_bytes(self, handout, document, html):
+    def pdf_bytes(self, handout: "Handout", document: "Document", html: str) -> bytes:
         """The PDF for a laid-out, one-page ``document``."""
         epoch = str(int(_midnight(handout.reviewed_iso)))
         previous = os.environ.get("SOURCE_DATE_EPOCH")
@@ -324,8 +325,6 @@ class Renderer:
 
 
 def _midnight(iso_day):
-    import datetime
-
     day = datetime.date.fromisoformat(iso_day)
     return datetime.datetime(day.year, day.month, day.day, tzinfo=datetime.timezone.utc).timestamp()
 
@@ -336,7 +335,7 @@ def _boxes(box):
         yield from _boxes(child)
 
 
-def overflow_mm(document):
+def overflow_mm(document: "Document") -> float:
     """How far the content runs past the first page, in millimetres."""
     total = 0.0
     for page in document.pages[1:]:
@@ -350,7 +349,7 @@ def overflow_mm(document):
     return total / PX_PER_MM
 
 
-def spare_mm(document):
+def spare_mm(document: "Document") -> float:
     """Room left under the last line of the first page, in millimetres.
 
     The text flows down the first column and then the second, so the room
@@ -365,9 +364,9 @@ def spare_mm(document):
     return (bottom_limit - bottom) / PX_PER_MM
 
 
-def section_heights(document):
+def section_heights(document: "Document") -> list[tuple[str, float]]:
     """Height in mm of each section (all its fragments), largest first."""
-    heights = {}
+    heights: dict[str, float] = {}
     for page in document.pages:
         for box in _boxes(page._page_box):
             element = getattr(box, "element", None)
@@ -410,7 +409,7 @@ def _part_name(box, current):
     return current
 
 
-def overruns(document):
+def overruns(document: "Document") -> list[tuple[str, float, str]]:
     """Where laid-out text is wider than its column: [(part, mm, text)], worst first.
 
     A word that cannot be broken (a 60-letter compound, a long URL) is set
@@ -419,7 +418,7 @@ def overruns(document):
     against the content box of the block (column, list item, clinic box)
     that holds it; a list's marker hangs outside on purpose and is not.
     """
-    found = {}
+    found: dict[str, tuple[float, str]] = {}
 
     def walk(box, block, part):
         part = _part_name(box, part)
@@ -444,7 +443,7 @@ def overruns(document):
     return sorted(((part, mm, text) for part, (mm, text) in found.items()), key=lambda item: -item[1])
 
 
-def overrun_error(document, code):
+def overrun_error(document: "Document", code: str) -> HandoutError | None:
     """A HandoutError for text wider than its column, or None."""
     found = overruns(document)
     if not found:

@@ -1,5 +1,6 @@
 """New projects (`nkhandout init`) and new topics (`nkhandout init-topic`)."""
 
+import datetime
 import shutil
 from pathlib import Path
 
@@ -87,8 +88,6 @@ def init_project(folder: str | Path) -> Path:
 
 def init_topic(project: Project, name: str) -> Path:
     """Create content/topics/NAME/ with a starting English source."""
-    import datetime
-
     if not TOPIC_NAME.match(name):
         raise UsageError(f"topic name {name[:40]!r} may hold only a-z, 0-9 and -",
                          hint="for example: vitamin-d")

@@ -8,13 +8,17 @@ from the PDFs. The index loads nothing but its own pictures.
 
 import base64
 import hashlib
+import io
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import jinja2
 from markupsafe import Markup
 
-from . import files
+from . import batch, build as builder, clinic as clinic_lib, files, htmlout, incremental, locales
 from .errors import HandoutError
+from .handout import _plain
+from .project import Project
 
 THUMBNAIL_WIDTH = 220  # pixels
 
@@ -74,9 +78,6 @@ def _thumbnail(pdf, target):
         import pypdfium2
     except ImportError:
         raise HandoutError("the site's page pictures need pypdfium2", hint="pip install -e '.[web]'") from None
-    import io
-
-    from . import files
 
     kept = files.read_regular(target, 4 * 1024 * 1024)  # never a link or a pipe
     if kept is not None and target.stat().st_mtime_ns >= pdf.stat().st_mtime_ns:
@@ -99,7 +100,8 @@ def _thumbnail(pdf, target):
     return image.size
 
 
-def build_site(project, out, clinic_paths=(), jobs=None, log=None):
+def build_site(project: Project, out: Path | str, clinic_paths: Sequence[Path | str] = (), jobs: int | None = None,
+               log: Callable[[str], object] | None = None) -> tuple[int, list]:
     """Write the site of every topic into ``out``; return (pages, failures)."""
     groups, failures = [], []
     titles = []
@@ -113,10 +115,6 @@ def build_site(project, out, clinic_paths=(), jobs=None, log=None):
 
 def _topic_groups(project, out, clinic_paths, jobs, log):
     """The PDFs, web pages and pictures of one topic, as index groups."""
-    from . import batch, htmlout, incremental, locales
-    from . import build as builder
-    from .handout import _plain
-
     codes = incremental.candidate_codes(project)
     pdfs = batch.run(project, codes, out_dir=out, clinic_paths=clinic_paths, only_complete=True,
                      jobs=jobs, log=log)
@@ -126,15 +124,13 @@ def _topic_groups(project, out, clinic_paths, jobs, log):
     inputs = builder.load_inputs(project)
     title = _plain(inputs.source.title.text)
     built = {path.resolve() for path in pdfs.written + pdfs.skipped}
-    clinics = batch.clinic_files(clinic_paths) or [None]
+    clinics: list[Path | None] = list(batch.clinic_files(clinic_paths)) or [None]
     name = batch.handout_name(project) or "handout"
     groups = []
     for clinic_path in clinics:
         folder = out / batch.clinic_slug(clinic_path) if clinic_path else out
         heading = title
         if clinic_path:
-            from . import clinic as clinic_lib
-
             try:
                 heading = f"{title}: with the box of {clinic_lib.load(clinic_path).name}"
             except HandoutError:

@@ -2,6 +2,7 @@
 
 import datetime
 import io
+from pathlib import Path
 
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import write_po
@@ -9,6 +10,7 @@ from babel.messages.pofile import write_po
 from . import build as builder, catalog, files, locales
 from .errors import HandoutError, UsageError
 from .locales import SOURCE_LOCALE
+from .project import Project
 
 HEADER_COMMENT = """\
 # {language} translation of {what}.
@@ -25,7 +27,7 @@ UNREVIEWED = {
 }
 
 
-def pot_text(pot):
+def pot_text(pot: Catalog) -> str:
     buffer = io.BytesIO()
     write_po(buffer, pot, width=76, omit_header=False, sort_output=False)
     return buffer.getvalue().decode("utf-8")
@@ -50,7 +52,7 @@ def _new_catalog(pot, info, canonical, what):
     return catalog.Loaded(new, dict(UNREVIEWED), canonical)
 
 
-def init_locale(project, code):
+def init_locale(project: Project, code: str) -> list[Path]:
     """Start locale CODE: the shared labels' catalog (unless it exists) and a
     catalog for each topic that has none; return the paths created."""
     canonical = locales.canonical(code)
@@ -83,11 +85,12 @@ def init_locale(project, code):
             inputs.pot, info, canonical, f"the handout '{inputs.source.title.text}'")).encode("utf-8"))
         made.append(path)
     if not made:
+        assert existing is not None  # every topic has the locale already
         raise UsageError(f"locale {canonical} already exists", hint=f"edit {project.relative(existing)}")
     return made
 
 
-def update(project):
+def update(project: Project) -> dict[str, list[str]]:
     """Regenerate the templates and merge them into every catalog of every
     topic and of the shared labels.
 
@@ -97,7 +100,7 @@ def update(project):
     catalogs as they were.
     """
     report = {}
-    pending = []  # (path, text, report key, changed): written only once all are merged
+    pending: list[tuple] = []  # (path, text, report key, changed): written only once all are merged
     labels_pot = None
     for name in project.topic_names():
         bound = project.for_topic(name)
@@ -126,7 +129,7 @@ def _merged(project, path, code, pot):
     return path, catalog.dump(merged), project.relative(path), changed
 
 
-def mark_reviewed(project, code, reviewer, day=None):
+def mark_reviewed(project: Project, code: str, reviewer: str, day: datetime.date | None = None) -> Path:
     """Record that a qualified reviewer checked ``code`` for this content version."""
     if not reviewer or not reviewer.strip():
         raise UsageError("say who reviewed it", hint='--by "Name, qualification"')
@@ -138,6 +141,7 @@ def mark_reviewed(project, code, reviewer, day=None):
     if state.path is None:
         raise UsageError("en is the source language; review the content itself instead")
     where = project.relative(state.path)
+    assert state.loaded is not None  # a locale with a catalog file has it loaded
     if not state.stats.complete or state.problems:
         raise HandoutError("only a complete catalog that passes `nkhandout check` can be marked reviewed", where)
     day = day or datetime.date.today()

@@ -9,15 +9,17 @@ _TEMPLATE = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}")
 MAX_STRING = 2000
 
 
-def problems(msgid, msgstr):
+def problems(msgid: str, msgstr: str) -> list[str]:
     """What is wrong with ``msgstr`` as a translation of ``msgid`` (plain words)."""
     found = []
     if len(msgstr) > MAX_STRING:
         found.append(f"translation is {len(msgstr)} characters; no string may pass {MAX_STRING}")
-    if _HTML.search(msgstr) and not _HTML.search(msgid):
-        found.append(f"contains HTML {_HTML.search(msgstr).group(0)!r}; write plain text (use *word* for bold)")
-    if _TEMPLATE.search(msgstr):
-        found.append(f"contains template code {_TEMPLATE.search(msgstr).group(0)!r}; remove it")
+    html = _HTML.search(msgstr)
+    if html and not _HTML.search(msgid):
+        found.append(f"contains HTML {html.group(0)!r}; write plain text (use *word* for bold)")
+    template = _TEMPLATE.search(msgstr)
+    if template:
+        found.append(f"contains template code {template.group(0)!r}; remove it")
     # GNU msgfmt -c refuses a catalog where one of the two begins or ends
     # with a line break and the other does not.
     for edge, test in (("ends", str.endswith), ("begins", str.startswith)):

@@ -21,12 +21,26 @@ import asyncio
 import io
 import ipaddress
 import json
+import multiprocessing
 import re
+import signal
+import socket
+import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import urlencode
+
+from markupsafe import Markup
+
+from . import batch, clinic as clinic_lib, incremental
+from .batch import timeout_seconds
+from .errors import HandoutError
+from .project import Project
 
 PAPERS = ("a4", "letter")
 OUTSIDE_GRACE = 2.0  # s the worker has to answer a render it stopped itself
@@ -56,16 +70,11 @@ class _time_limit:
     interrupt it; the worker stays up for the next request."""
 
     def __init__(self, code):
-        from .batch import timeout_seconds
-
         self.code = code
         self.seconds = timeout_seconds()
         self.armed = False
 
     def __enter__(self):
-        import signal
-        import threading
-
         if threading.current_thread() is threading.main_thread():
             def expire(_signum, _frame):
                 raise _TimedOut()
@@ -76,10 +85,6 @@ class _time_limit:
         return self
 
     def __exit__(self, kind, value, traceback):
-        import signal
-
-        from .errors import HandoutError
-
         if self.armed:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, self.previous)
@@ -93,8 +98,6 @@ class _time_limit:
 def _worker_init(root, fonts_dir, topic=None):
     """Start of the worker process: the project (seen through the topic
     served), and WeasyPrint imported."""
-    from .project import Project
-
     _WORKER["project"] = Project.at(root, fonts_dir, topic=topic)
     import weasyprint  # noqa: F401  (imported once, here, not per render)
 
@@ -102,7 +105,6 @@ def _worker_init(root, fonts_dir, topic=None):
 def _warm(shared):
     """Load inputs, fonts and stylesheets once for ``shared`` (the project's hash)."""
     from . import build as builder, htmlout, render
-    from .errors import HandoutError
 
     if _WORKER.get("shared") == shared:
         return _WORKER
@@ -119,7 +121,7 @@ def _warm(shared):
     return _WORKER
 
 
-def warm_up(shared):
+def warm_up(shared: str) -> bool:
     """Ready the worker: inputs, and one layout so that fonts are loaded."""
     state = _warm(shared)
     if state["error"] is None:
@@ -144,17 +146,16 @@ def _png(pdf, scale=PREVIEW_SCALE):
     return buffer.getvalue()
 
 
-def render_job(shared, code, paper, clinic_path, scale=PREVIEW_SCALE):
+def render_job(shared: str, code: str, paper: str, clinic_path: str | None, scale: float = PREVIEW_SCALE) -> dict:
     """Everything a locale page shows, for one (locale, paper, clinic).
 
     Returns a plain dict: problems (where, message) as `check` reports them,
     an error that stops the PDF, the PDF and PNG bytes, the web page."""
-    from . import build as builder, check as checker, clinic as clinic_lib, htmlout, render
-    from .errors import HandoutError
+    from . import build as builder, check as checker, htmlout, render
 
     state = _warm(shared)
-    result = {"problems": [], "error": None, "pdf": None, "png": None, "html": None,
-              "pages": 0, "paper": paper, "draft": False, "title": ""}
+    result: dict[str, object] = {"problems": [], "error": None, "pdf": None, "png": None, "html": None,
+                                 "pages": 0, "paper": paper, "draft": False, "title": ""}
     if state["error"] is not None:
         result["error"] = str(state["error"])
         return result
@@ -192,13 +193,12 @@ def render_job(shared, code, paper, clinic_path, scale=PREVIEW_SCALE):
     return result
 
 
-def large_print_job(shared, code, paper, clinic_path):
+def large_print_job(shared: str, code: str, paper: str, clinic_path: str | None) -> dict:
     """The large-print PDF (at most two pages), or why there is none."""
-    from . import build as builder, check as checker, clinic as clinic_lib, largeprint
-    from .errors import HandoutError
+    from . import build as builder, check as checker, largeprint
 
     state = _warm(shared)
-    result = {"pdf": None, "error": None}
+    result: dict[str, bytes | str | None] = {"pdf": None, "error": None}
     if state["error"] is not None:
         result["error"] = str(state["error"])
         return result
@@ -221,10 +221,9 @@ def large_print_job(shared, code, paper, clinic_path):
     return result
 
 
-def index_job(shared, codes):
+def index_job(shared: str, codes: Iterable[str]) -> list[dict]:
     """One row per locale for the index: names, progress, review status."""
     from . import build as builder, locales
-    from .errors import HandoutError
 
     state = _warm(shared)
     rows = []
@@ -265,12 +264,12 @@ class Service:
         self.watch = watch
         self.prerender = prerender
         self.cache = OrderedDict()
-        self.pending = {}
+        self.pending: dict[str, asyncio.Future] = {}
         self.version = 0
-        self.changed = None
-        self.executor = None
+        self.changed: asyncio.Condition | None = None  # made by start(), in the server's loop
+        self.executor: ProcessPoolExecutor | None = None
         self.foreground = 0
-        self._shared = (0.0, None)
+        self._shared: tuple[float, str | None] = (0.0, None)
         self._codes = None
         self._clinics = None
         self._labels = {}
@@ -288,9 +287,7 @@ class Service:
     def clinics(self):
         """{name: path} of the profiles in the clinics folder."""
         if self._clinics is None:
-            from . import batch
-
-            found = {}
+            found: dict[str, Path] = {}
             if self.clinics_dir is not None and self.clinics_dir.is_dir():
                 for path in sorted(self.clinics_dir.glob("*.toml")):
                     if path.is_file():
@@ -298,11 +295,8 @@ class Service:
             self._clinics = found
         return self._clinics
 
-    def clinic_label(self, name):
+    def clinic_label(self, name: str) -> str:
         """The clinic's own name from its profile (the file name if it cannot be read)."""
-        from . import clinic as clinic_lib
-        from .errors import HandoutError
-
         path = self.clinics()[name]
         try:
             stamp = path.stat().st_mtime_ns
@@ -316,11 +310,9 @@ class Service:
             self._labels[name] = (stamp, label)
         return self._labels[name][1]
 
-    def shared(self):
+    def shared(self) -> str:
         """incremental.shared_hash of the project; with --watch, computed again
         after each change; without, at most once a second."""
-        from . import incremental
-
         stamp, value = self._shared
         now = time.monotonic()
         if value is None or (not self.watch and now - stamp > 1.0):
@@ -330,18 +322,14 @@ class Service:
                 self._codes = self._clinics = None
         return value
 
-    def key(self, code, paper, clinic, kind="page"):
-        from . import incremental
-
+    def key(self, code: str, paper: str, clinic: str, kind: str = "page") -> str:
         path = self.clinics()[clinic] if clinic else None
         options = (("draft", "auto"), ("paper", paper), ("require_reviewed", False), ("web", kind))
         return incremental.input_hash(self.project, code, path, options, self.shared())
 
     # the worker
 
-    def start(self):
-        import multiprocessing
-
+    def start(self) -> None:
         context = multiprocessing.get_context("spawn")
         self.executor = ProcessPoolExecutor(
             1, mp_context=context, initializer=_worker_init,
@@ -352,7 +340,7 @@ class Service:
         if self.watch:
             self._tasks.append(loop.create_task(self._watch()))
 
-    async def stop(self):
+    async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -368,8 +356,6 @@ class Service:
         passes NKHANDOUT_TIMEOUT itself; as the renderer may swallow that,
         the server kills a worker still busy a little later and starts another.
         The one worker renders in turn, so the time counts from the request."""
-        from .batch import timeout_seconds
-
         loop = asyncio.get_running_loop()
         executor = self.executor
         try:
@@ -387,13 +373,11 @@ class Service:
 
     def _replace(self, executor):
         """A new worker in place of ``executor``, once, however many calls saw it fail."""
-        if self.executor is executor:
+        if self.executor is executor and executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
             self.start_executor_again()
 
-    def start_executor_again(self):
-        import multiprocessing
-
+    def start_executor_again(self) -> None:
         self.executor = ProcessPoolExecutor(
             1, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init,
             initargs=(str(self.project.root), str(self.project.fonts_dir), self.project.topic_name or None))
@@ -465,7 +449,7 @@ class Service:
                                                  rust_timeout=1000, yield_on_timeout=False):
             self.changed_now()
 
-    def changed_now(self):
+    def changed_now(self) -> None:
         self._shared = (0.0, None)
         self._codes = None
         self._clinics = None
@@ -473,9 +457,13 @@ class Service:
         self._notify()
 
     def _notify(self):
+        changed = self.changed
+        if changed is None:
+            return  # not started: nobody waits for a change
+
         async def notify():
-            async with self.changed:
-                self.changed.notify_all()
+            async with changed:
+                changed.notify_all()
 
         asyncio.ensure_future(notify())
 
@@ -670,10 +658,6 @@ def _jinja():
 
 def create_app(project, clinics_dir=None, watch=False, prerender=False, allowed_hosts=None):
     """The Starlette application for ``project``."""
-    from contextlib import asynccontextmanager
-    from urllib.parse import urlencode
-
-    from markupsafe import Markup
     from starlette.applications import Starlette
     from starlette.middleware import Middleware
     from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -809,7 +793,6 @@ def create_app(project, clinics_dir=None, watch=False, prerender=False, allowed_
         code, _paper, clinic, result = await _artefact(request)
         if result["pdf"] is None:
             raise Refused(404, "no PDF: " + (result["error"] or "not rendered"))
-        from . import batch
 
         name = f"{batch.handout_name(project) or 'handout'}.{code}" + (f".{clinic}" if clinic else "") + ".pdf"
         how = "attachment" if request.query_params.get("download") else "inline"
@@ -823,7 +806,6 @@ def create_app(project, clinics_dir=None, watch=False, prerender=False, allowed_
         _key, result = await service.rendered(code, paper, clinic, kind="large")
         if result["pdf"] is None:
             raise Refused(404, "no large-print PDF: " + (result["error"] or "not rendered"))
-        from . import batch
 
         name = (f"{batch.handout_name(project) or 'handout'}.{code}" + (f".{clinic}" if clinic else "")
                 + ".large.pdf")
@@ -863,11 +845,13 @@ def create_app(project, clinics_dir=None, watch=False, prerender=False, allowed_
 
         async def stream():
             seen = service.version
+            changed = service.changed
+            assert changed is not None  # the service started with the app
             yield "retry: 1000\n\n"
             while True:
-                async with service.changed:
+                async with changed:
                     try:
-                        await asyncio.wait_for(service.changed.wait_for(lambda: service.version != seen), 15)
+                        await asyncio.wait_for(changed.wait_for(lambda: service.version != seen), 15)
                     except asyncio.TimeoutError:
                         yield ": keep-alive\n\n"
                         continue
@@ -974,7 +958,7 @@ class _Headers:
         return await self.app(scope, receive, send_with_headers)
 
 
-def is_loopback(host):
+def is_loopback(host: str) -> bool:
     if host in ("localhost", ""):
         return True
     try:
@@ -983,13 +967,10 @@ def is_loopback(host):
         return False
 
 
-def serve(project, host="127.0.0.1", port=8000, clinics_dir=None, watch=False, prerender=True, log=print):
+def serve(project: Project, host: str = "127.0.0.1", port: int = 8000, clinics_dir: Path | str | None = None,
+          watch: bool = False, prerender: bool = True, log: Callable[[str], object] = print) -> None:
     """Run the app until interrupted."""
-    import socket
-
     import uvicorn
-
-    from .errors import HandoutError
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:

@@ -14,9 +14,9 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import FONTS
 from nkhandout import fonts as font_lib
 from nkhandout.cli import main
+from tests.conftest import FONTS
 from tests.pdfutil import text as pdf_text
 
 NAME = "nk-cells-recurrent-miscarriage"

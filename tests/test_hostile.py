@@ -151,7 +151,6 @@ def test_devices_and_pipes_are_not_read(cli, project, out):
 
 def set_msgstr(project, code, context, text):
     from nkhandout import catalog, files
-
     from tests.conftest import catalog_path
 
     path = catalog_path(project, code, context)

@@ -145,10 +145,9 @@ def test_a_stylesheet_that_would_load_something_is_refused(cli, project, out):
 import threading  # noqa: E402
 import time  # noqa: E402
 
-from tests.webutil import Server  # noqa: E402
-
-from tests.conftest import SHIPPED  # noqa: E402
 from tests import pdfutil  # noqa: E402
+from tests.conftest import SHIPPED  # noqa: E402
+from tests.webutil import Server  # noqa: E402
 
 
 @pytest.fixture(scope="module")
