@@ -14,8 +14,8 @@ import time
 import pytest
 
 from tests import pdfutil
-from tests.webutil import ROOT, Server
 from tests.conftest import SHIPPED
+from tests.webutil import ROOT, Server
 
 CHROMIUM = os.environ.get("NKHANDOUT_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
