@@ -12,7 +12,7 @@ import unicodedata
 import click
 
 from . import batch, clinic as clinic_lib, fonts as font_lib, scaffold
-from .errors import HandoutError, UsageError
+from .errors import HandoutError, UnknownLocale, UsageError
 from .incremental import candidate_codes
 from .project import Project
 
@@ -137,8 +137,8 @@ def build(project, topic_names, langs, all_, paper, out, draft, require_reviewed
         try:
             result = _build_topic(bound, langs, all_, paper, out, draft, require_reviewed, clinic_paths, jobs,
                                   force, formats, large_print, tagged=len(topics) > 1)
-        except UsageError as error:
-            if all_ or len(topics) == 1 or not error.message.startswith("unknown locale"):
+        except UnknownLocale as error:
+            if all_ or len(topics) == 1:
                 raise
             missing.append((bound.topic_name, error))  # this topic lacks the locale: say so below
             continue
@@ -376,8 +376,8 @@ def check(project, topic_names, langs, paper, clinic_path):
         try:
             codes = batch.resolve(bound, langs) if langs else builder.available(bound)
             papers = _fallback_papers(bound, langs, paper, [clinic_path] if clinic_path else []) if langs else {}
-        except UsageError as error:
-            if len(topics) == 1 or not error.message.startswith("unknown locale"):
+        except UnknownLocale as error:
+            if len(topics) == 1:
                 raise
             click.echo(f"{label}{', '.join(langs)}: no catalog in this topic yet ({error.hint}); "
                        f"`nkhandout init-locale` starts one")

@@ -27,3 +27,8 @@ class UsageError(HandoutError):
     """A bad command-line value: exit 2."""
 
     exit_code = 2
+
+
+class UnknownLocale(UsageError):
+    """A locale code with no catalog to use for it (exit 2). With several
+    topics, a topic that lacks the locale is skipped rather than failed."""

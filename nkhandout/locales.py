@@ -8,7 +8,7 @@ from babel import Locale, UnknownLocaleError
 from babel.core import get_global
 
 from . import paper
-from .errors import UsageError
+from .errors import UnknownLocale, UsageError
 
 SOURCE_LOCALE = "en"
 _CODE = re.compile(r"^[A-Za-z]{2,3}(?:[_-][A-Za-z0-9]{2,8}){0,3}$")
@@ -107,7 +107,7 @@ def choose(code: str, available: Iterable[str]) -> Choice:
         if candidate and candidate.lower() in by_folded:
             return Choice(typed, by_folded[candidate.lower()])
     if wanted is None:
-        raise UsageError(f"unknown locale {code!r}", hint="available: " + ", ".join(sorted(available)))
+        raise UnknownLocale(f"unknown locale {code!r}", hint="available: " + ", ".join(sorted(available)))
     language, script, territory = _likely(wanted)
     ranked = []
     for name in available:
@@ -132,11 +132,11 @@ def choose(code: str, available: Iterable[str]) -> Choice:
         other = (f"is written in another script ({', '.join(sorted(filter(None, scripts)))}, not {script})"
                  if script not in scripts else "is for another country")
         suggest = f"{language}_{script}" if script not in scripts and script else canonical(typed)
-        raise UsageError(
+        raise UnknownLocale(
             f"no catalog for {code!r} ({wanted.get_display_name('en')}); {', '.join(same_language)} "
             f"{other} and is not used in its place",
             hint=f"start one with `nkhandout init-locale {suggest}`")
-    raise UsageError(f"unknown locale {code!r}", hint="available: " + ", ".join(sorted(available)))
+    raise UnknownLocale(f"unknown locale {code!r}", hint="available: " + ", ".join(sorted(available)))
 
 
 def resolve(code: str, available: Iterable[str]) -> str:
