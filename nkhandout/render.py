@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 
 TEMPLATE = "handout.html.j2"
 STYLESHEET = "print.css"
+# Images kept across handouts (a clinic's logo and QR code): enough for the
+# clinics of one batch worker to reuse theirs, bounded so memory stays flat.
+IMAGE_CACHE_LIMIT = 8
 # WeasyPrint lays boxes out in CSS pixels (96 to the inch).
 PX_PER_MM = 96 / 25.4
 
@@ -183,7 +186,7 @@ class Renderer:
         self._fetcher = None
         self._font_config = None
         self._css = {}
-        self._images = {}  # decoded images (logos, QR codes), reused across handouts
+        self._images: dict = {}  # decoded images (logos, QR codes), reused across handouts
 
     # -- resources ---------------------------------------------------------
 
@@ -277,6 +280,11 @@ class Renderer:
         from weasyprint import HTML
 
         self.refused = []
+        if len(self._images) > IMAGE_CACHE_LIMIT:
+            # WeasyPrint's image cache keeps each image with the layout of the
+            # first document that drew it: a batch of distinct clinics (each
+            # its own QR code and logo) would keep every page it ever laid out.
+            self._images.clear()
         collector = _Warnings()
         logger = logging.getLogger("weasyprint")
         logger.addHandler(collector)
