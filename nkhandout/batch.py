@@ -46,6 +46,15 @@ class Result:
     not_built: dict = field(default_factory=dict)  # locale -> why --all left it out
     outdated: list = field(default_factory=list)  # PDFs moved aside: built from older inputs
 
+    def merge(self, other: "Result") -> "Result":
+        """This result with ``other``'s added (another paper, another topic)."""
+        self.written += other.written
+        self.skipped += other.skipped
+        self.failures += other.failures
+        self.outdated += other.outdated
+        self.not_built.update(other.not_built)
+        return self
+
 
 class Interrupted(KeyboardInterrupt):
     """SIGINT or SIGTERM: the build stopped; exit 128 + the signal's number."""

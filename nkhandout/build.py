@@ -142,7 +142,8 @@ def locale_state(inputs: Inputs, code: str) -> LocaleState:
     return inputs.states[code]
 
 
-def _read_part(project: Project, path: Path, code: str, pot: Catalog) -> tuple[Part, list]:
+def _read_part(project: Project, path: Path, code: str, pot: Catalog) -> tuple[Part, list, dict]:
+    """One catalog of a locale: the Part, its problems, its translations."""
     where = project.relative(path)
     if not path.exists() and not path.is_symlink():
         raise HandoutError("catalog not found", where, f"run `nkhandout init-locale {code}`")
@@ -158,7 +159,7 @@ def _read_part(project: Project, path: Path, code: str, pot: Catalog) -> tuple[P
             for problem in validate.problems(message.id, text) + ([odd] if odd else []):
                 found = loaded.catalog.get(message.id, context=message.context)
                 problems.append((where, getattr(found, "lineno", 0) or 0, f"{message.context}: {problem}"))
-    return Part(path, where, loaded, pot), problems
+    return Part(path, where, loaded, pot), problems, translations
 
 
 def _read_state(inputs: Inputs, code: str) -> LocaleState:
@@ -169,10 +170,10 @@ def _read_state(inputs: Inputs, code: str) -> LocaleState:
     parts, problems, translations = [], [], {}
     counts = [0, 0, 0]
     for path, pot in ((project.labels_file(code), inputs.labels_pot), (project.catalog_file(code), inputs.pot)):
-        part, found = _read_part(project, path, code, pot)
+        part, found, texts = _read_part(project, path, code, pot)
         parts.append(part)
         problems += found
-        translations.update(catalog.translations(part.loaded.catalog))
+        translations.update(texts)
         stats = catalog.stats(part.loaded.catalog, pot)
         counts = [counts[0] + stats.translated, counts[1] + stats.fuzzy, counts[2] + stats.untranslated]
     problems.sort(key=lambda problem: (problem[0] != parts[-1].where, problem[1]))

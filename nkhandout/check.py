@@ -28,7 +28,7 @@ class Fit:
     clinic: bool
     spare_mm: float  # room under the last line; negative: it overflows by that much
     fits: bool
-    grown: tuple | None = None  # (section, mm): what grew most against the English
+    grown: tuple | None = None  # (section, mm): what grew most against the English, if it does not fit
 
     @property
     def name(self) -> str:
@@ -118,7 +118,8 @@ def _check_fit(inputs, renderer, code, paper, clinic, report, where):
         # (a template that is a link, say) are the project's: one line, raised
         report.problems.append(Problem(error.where or where, error.message + (f" ({error.hint})" if error.hint else "")))
         return False
-    grown = _grown(inputs, renderer, code, paper, clinic, heights)
+    # The English is laid out for comparison only where the page does not fit.
+    grown = _grown(inputs, renderer, code, paper, clinic, heights) if not fits else None
     entry = Fit(paper, clinic is not None, -overflow, fits, grown)
     report.fit_table.append(entry)
     if overrun is not None:

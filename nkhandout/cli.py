@@ -142,14 +142,7 @@ def build(project, topic_names, langs, all_, paper, out, draft, require_reviewed
                 raise
             missing.append((bound.topic_name, error))  # this topic lacks the locale: say so below
             continue
-        if total is None:
-            total = result
-        else:
-            total.written += result.written
-            total.skipped += result.skipped
-            total.failures += result.failures
-            total.outdated += result.outdated
-            total.not_built.update(result.not_built)
+        total = result if total is None else total.merge(result)
     if total is None:
         raise missing[0][1]
     for topic, refused in missing:
@@ -194,12 +187,7 @@ def _build_topic(project, langs, all_, paper, out, draft, require_reviewed, clin
                          require_reviewed=require_reviewed, clinic_paths=clinic_paths,
                          only_complete=all_, force=force, jobs=jobs,
                          log=None if tty else click.echo, progress=progress)
-        if result is None:
-            result = part
-        else:
-            result.written += part.written
-            result.skipped += part.skipped
-            result.failures += part.failures
+        result = part if result is None else result.merge(part)
     assert result is not None  # codes is never empty: English, or the locales asked for
     if "html" in formats:
         from . import htmlout
@@ -263,13 +251,21 @@ def _fallback_papers(project, langs, paper, clinic_paths):
             chosen_paper = choice.paper if paper == "auto" and not clinic_paths and choice.paper else paper
             shown = chosen_paper if chosen_paper != "auto" else (
                 "the clinic's" if clinic_paths else choice.paper or locales.info(code).paper)
-            click.echo(f"nkhandout: {choice.describe(shown)}", err=True)
+            _say_once(f"nkhandout: {choice.describe(shown)}")
         if papers.get(code, chosen_paper) != chosen_paper:
             raise UsageError(
                 f"{typed} and another --lang both print the {code} catalog, on different paper, "
                 "to the same file", hint="build them one at a time, each with its own --out")
         papers[code] = chosen_paper
     return papers
+
+
+def _say_once(line):
+    """Print ``line`` on stderr once per command, however many topics ask."""
+    said = click.get_current_context().meta.setdefault("nkhandout.said", set())
+    if line not in said:
+        said.add(line)
+        click.echo(line, err=True)
 
 
 def _load_clinics(paths):

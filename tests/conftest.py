@@ -42,6 +42,13 @@ def catalog_path(project, code, context):
     return project.catalog_file(code)
 
 
+def drop_locale(project, code):
+    """The project without ``code``'s catalogs (labels and every topic's), to
+    start that locale again as a new translator would."""
+    for path in [project.labels_file(code), *project.topics_dir.glob(f"*/locales/{code}.po")]:
+        path.unlink(missing_ok=True)
+
+
 @pytest.fixture
 def project(tmp_path, monkeypatch):
     """A private copy of the project; NKHANDOUT_FONTS points at the real fonts."""

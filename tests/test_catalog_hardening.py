@@ -8,7 +8,7 @@ import pytest
 
 from nkhandout import build, catalog, locales
 from nkhandout.errors import UsageError
-from tests.conftest import catalog_path, files_in
+from tests.conftest import catalog_path, drop_locale, files_in
 from tests.pdfutil import info as pdf_info, text as pdf_text
 
 PDF = "nk-cells-recurrent-miscarriage.{}.pdf"
@@ -211,12 +211,6 @@ def test_build_zh_tw_is_refused_without_zh_hant(cli, project, out):
     assert result.exit_code == 2
     assert "not used in its place" in one_line_error(result)
     assert files_in(out / "none") == []
-
-
-def drop_locale(project, code):
-    """The project without ``code``'s catalogs (to start it again)."""
-    for path in [project.labels_file(code), *project.topics_dir.glob(f"*/locales/{code}.po")]:
-        path.unlink(missing_ok=True)
 
 
 @pytest.mark.parametrize("old, new", [("iw", "he"), ("tl", "fil"), ("in", "id")])

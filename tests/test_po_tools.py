@@ -15,6 +15,7 @@ from babel.messages.catalog import Catalog
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from nkhandout import build, catalog
+from tests.conftest import drop_locale
 
 pytestmark = pytest.mark.skipif(shutil.which("msgfmt") is None, reason="GNU gettext's msgfmt is not installed")
 
@@ -212,8 +213,7 @@ def test_a_catalog_saved_by_a_translation_tool_is_kept_as_the_tool_wrote_it(cli,
 
 
 def test_polish_catalog_with_a_regional_language_header(cli, project):
-    for path in (project.labels_file("pl"), project.catalog_file("pl")):
-        path.unlink()  # Polish ships: start it again, as a translator with Poedit would
+    drop_locale(project, "pl")  # Polish ships: start it again, as a translator with Poedit would
     assert cli("init-locale", "pl").exit_code == 0
     pl = project.locales_dir / "pl.po"
     text = pl.read_text("utf-8").replace('"Language: pl\\n"', '"Language: pl_PL\\n"')

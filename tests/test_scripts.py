@@ -17,7 +17,7 @@ from PIL import ImageChops
 from nkhandout import fonts, markup, render
 from nkhandout.errors import HandoutError
 from tests import pdfutil
-from tests.conftest import FONTS, ROOT, SHIPPED
+from tests.conftest import FONTS, ROOT, SHIPPED, drop_locale
 
 MANIFEST = fonts.load_manifest(ROOT / "templates")
 KEYS = MANIFEST.entry_keys()
@@ -229,8 +229,7 @@ NEW = [code_of(k) for k in KEYS if code_of(k) not in FIRST_TEN]
 
 def start_afresh(cli, project, code):
     """`nkhandout init-locale CODE` in a project without that locale."""
-    for path in [project.labels_file(code), *project.topics_dir.glob(f"*/locales/{code}.po")]:
-        path.unlink(missing_ok=True)
+    drop_locale(project, code)
     result = cli("init-locale", code)
     assert result.exit_code == 0, result.output
 

@@ -85,3 +85,21 @@ def test_two_topics_may_not_share_a_handout_name(run, library, tmp_path):
     result = run("build", "--lang", "en", "--out", str(tmp_path / "out"))
     assert result.exit_code == 2 and "both name their handouts" in result.output
     assert files_in(tmp_path / "out") == []
+
+
+def test_a_fallback_is_announced_once_for_every_topic(run, tmp_path):
+    result = run("build", "--lang", "es_MX", "--out", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    assert result.output.count("es_MX: using the es catalog, Letter paper") == 1
+    assert files_in(tmp_path / "out") == ["nk-cells-recurrent-miscarriage.es.pdf", "progesterone-miscarriage.es.pdf"]
+
+
+def test_results_of_papers_and_topics_add_up():
+    from nkhandout.batch import Result
+
+    one = Result(written=["a"], not_built={"fr": "fuzzy"}, outdated=["x"])
+    two = Result(skipped=["b"], failures=["f"], not_built={"de": "empty"}, outdated=["y"])
+    merged = one.merge(two)
+    assert merged is one
+    assert (merged.written, merged.skipped, merged.failures) == (["a"], ["b"], ["f"])
+    assert merged.not_built == {"fr": "fuzzy", "de": "empty"} and merged.outdated == ["x", "y"]
