@@ -450,7 +450,14 @@ def _build(project, todo, result, out, options, only_complete, jobs, log, progre
             todo.remove(job)
     if not todo:
         return
+    # One locale's handouts for every clinic in a row, so that each worker
+    # lays out a locale's body once and composes its clinics' pages from it
+    # (compose.py). Failures are still reported in the planned order.
+    planned_at = {id(job): index for index, job in enumerate(todo)}
+    order = {code: index for index, code in enumerate(dict.fromkeys(job.code for job in todo))}
+    todo.sort(key=lambda job: order[job.code])
     workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
+    failed: list = []
 
     def report(index, job, status, value):
         if progress:
@@ -464,7 +471,7 @@ def _build(project, todo, result, out, options, only_complete, jobs, log, progre
             if log:
                 log(f"wrote {value}")
         else:
-            result.failures.append(value)
+            failed.append((planned_at[id(job)], value))
 
     import weasyprint  # noqa: F401  (imported once, before the workers fork)
 
@@ -473,6 +480,7 @@ def _build(project, todo, result, out, options, only_complete, jobs, log, progre
         pool.run(report)
     finally:
         pool.stop()
+        result.failures += [failure for _index, failure in sorted(failed, key=lambda item: item[0])]
         if pool.killed:
             # Our workers are gone: whatever temporary file they held is unlocked now.
             _remove_stale(out, planned, 0)

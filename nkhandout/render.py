@@ -19,7 +19,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
-from . import paper as papers, workarounds
+from . import compose, paper as papers, workarounds
 from .clinic import describe_uris
 from .errors import HandoutError
 from .markup import isolate
@@ -187,6 +187,7 @@ class Renderer:
         self._font_config = None
         self._css = {}
         self._images: dict = {}  # decoded images (logos, QR codes), reused across handouts
+        self._bodies = compose.Bodies()  # pages laid out without their clinic box
 
     # -- resources ---------------------------------------------------------
 
@@ -275,8 +276,35 @@ class Renderer:
 
     # -- rendering ---------------------------------------------------------
 
-    def layout(self, handout: "Handout", html: str) -> "Document":
-        """Lay out ``html``; return the WeasyPrint document."""
+    def layout(self, handout: "Handout", html: str, compose: bool = True) -> "Document":
+        """Lay out ``html``; return the WeasyPrint document.
+
+        A page with a clinic box is composed from a body laid out once and
+        the box laid out alone (see compose.py), unless ``compose`` is False."""
+        if compose and getattr(handout, "clinic", None) is not None:
+            document = self._composed(handout, html)
+            if document is not None:
+                return document
+        return self._render(handout, html)
+
+    def _composed(self, handout: "Handout", html: str) -> "Document | None":
+        parts = compose.split(html)
+        mini = parts and compose.box_page(parts[0], parts[1])
+        if not parts or not mini:
+            return None
+        before, _box, after = parts
+        box = compose.laid_out_box(self._render(handout, mini))
+        if box is None:
+            return None
+        body_html = compose.body_page(before, after, box.height)
+        key = compose.Bodies.key(body_html, handout.code, handout.paper)
+        body = self._bodies.get(key)
+        if body is None:
+            body = self._render(handout, body_html)
+            self._bodies.put(key, body)
+        return compose.splice(body, box)
+
+    def _render(self, handout: "Handout", html: str) -> "Document":
         from weasyprint import HTML
 
         self.refused = []
