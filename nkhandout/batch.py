@@ -7,6 +7,7 @@ WeasyPrint.
 
 # Lazy imports: build and render (Babel, Jinja2, WeasyPrint) and weasyprint
 # itself, only where a handout is made; everything else is imported here.
+import collections
 import ctypes
 import math
 import os
@@ -501,6 +502,7 @@ class _Pool:
         self.context, self.todo = context, todo
         self.size, self.timeout = size, timeout
         self.workers = {}  # pid -> [connection, job index or None, deadline]
+        self.last_code: dict = {}  # pid -> the locale of the last job it was given
         self.killed = False
 
     def _spawn(self):
@@ -543,15 +545,30 @@ class _Pool:
             signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
         return pid
 
+    def _next(self, pending, pid):
+        """The next job for worker ``pid``: another of the locale it built
+        last (its body is laid out: compose.py), else one of a locale no
+        other worker is building, else the next one."""
+        last = self.last_code.get(pid)
+        busy = {self.todo[w[1]].code for other, w in self.workers.items() if other != pid and w[1] is not None}
+        code = last if pending.get(last) else next((c for c, jobs in pending.items() if jobs and c not in busy),
+                                                     next(c for c, jobs in pending.items() if jobs))
+        index = pending[code].popleft()
+        if not pending[code]:
+            del pending[code]
+        self.last_code[pid] = code
+        return index
+
     def run(self, report):
-        pending = list(range(len(self.todo)))
-        pending.reverse()
+        pending: dict = {}  # locale -> its jobs' indexes, in order
+        for index, job in enumerate(self.todo):
+            pending.setdefault(job.code, collections.deque()).append(index)
         done = 0
         while done < len(self.todo):
             while pending and sum(1 for w in self.workers.values() if w[1] is not None) < self.size:
                 idle = [pid for pid, w in self.workers.items() if w[1] is None]
                 pid = idle[0] if idle else self._spawn()
-                index = pending.pop()
+                index = self._next(pending, pid)
                 self.workers[pid][1:] = [index, time.monotonic() + self.timeout]
                 try:
                     self.workers[pid][0].send(index)
