@@ -336,6 +336,7 @@ class Context:
     inputs: object  # build.Inputs
     options: object  # build.Options
     out: Path
+    compose: bool = False  # several clinics: compose their pages from kept bodies (compose.py)
 
 
 class _Worker:
@@ -346,7 +347,7 @@ class _Worker:
         from . import render
 
         self.context = context
-        self.renderer = render.Renderer(context.project, context.inputs.manifest)
+        self.renderer = render.Renderer(context.project, context.inputs.manifest, compose=context.compose)
 
     def __call__(self, job):
         """Build one handout; returns ("ok", path) or ("fail", Failure)."""
@@ -432,7 +433,8 @@ def _build(project, todo, result, out, options, only_complete, jobs, log, progre
     from . import build as builder
 
     inputs = builder.load_inputs(project)
-    context = Context(project, inputs, builder.Options(**options), Path(out))
+    several_clinics = len({job.clinic_path for job in todo if job.clinic_path}) > 1
+    context = Context(project, inputs, builder.Options(**options), Path(out), compose=several_clinics)
     if only_complete:
         reasons = {}
         for job in list(todo):

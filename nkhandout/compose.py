@@ -24,6 +24,7 @@ Anything unexpected (no clinic box or more than one, a box that does not fit
 one column) falls back to laying out the whole page, which reports it.
 """
 
+import functools
 import hashlib
 import re
 from collections import OrderedDict
@@ -68,17 +69,25 @@ class _Ancestors(HTMLParser):
                 break
 
 
-def box_page(before: str, box: str) -> str | None:
-    """The HTML of a page holding only the clinic box, inside its ancestors."""
+@functools.lru_cache(maxsize=16)
+def _wrapping(before: str) -> tuple[str, str] | None:
+    """(opening tags, closing tags) of the elements open at the end of
+    ``before``: the same for every clinic of a locale, so parsed once."""
     parser = _Ancestors()
     parser.feed(before)
     parser.close()
     tags = [tag for tag, _text in parser.open]
     if "body" not in tags or "head" in tags:
         return None
-    opening = "".join(text for _tag, text in parser.open)
-    closing = "".join(f"</{tag}>" for tag in reversed(tags))
-    return f"<!DOCTYPE html>\n{opening}\n{box}\n{closing}"
+    return "".join(text for _tag, text in parser.open), "".join(f"</{tag}>" for tag in reversed(tags))
+
+
+def box_page(before: str, box: str) -> str | None:
+    """The HTML of a page holding only the clinic box, inside its ancestors."""
+    wrapping = _wrapping(before)
+    if wrapping is None:
+        return None
+    return f"<!DOCTYPE html>\n{wrapping[0]}\n{box}\n{wrapping[1]}"
 
 
 def body_page(before: str, after: str, height: float) -> str:

@@ -19,7 +19,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
-from . import compose, paper as papers, workarounds
+from . import compose as composing, paper as papers, workarounds
 from .clinic import describe_uris
 from .errors import HandoutError
 from .markup import isolate
@@ -174,8 +174,9 @@ def isolate_fonts(templates_dir: Path | str) -> None:
 class Renderer:
     """Renders handouts of one project; reuses fonts and stylesheets."""
 
-    def __init__(self, project, manifest):
+    def __init__(self, project, manifest, compose: bool = False):
         self.project = project
+        self.compose = compose  # clinic pages from a kept body (a batch of many clinics)
         self.manifest = manifest
         self.env = jinja_env(project.templates_dir)
         self.refused = []
@@ -187,7 +188,7 @@ class Renderer:
         self._font_config = None
         self._css = {}
         self._images: dict = {}  # decoded images (logos, QR codes), reused across handouts
-        self._bodies = compose.Bodies()  # pages laid out without their clinic box
+        self._bodies = composing.Bodies()  # pages laid out without their clinic box
 
     # -- resources ---------------------------------------------------------
 
@@ -276,33 +277,34 @@ class Renderer:
 
     # -- rendering ---------------------------------------------------------
 
-    def layout(self, handout: "Handout", html: str, compose: bool = True) -> "Document":
+    def layout(self, handout: "Handout", html: str, compose: bool | None = None) -> "Document":
         """Lay out ``html``; return the WeasyPrint document.
 
-        A page with a clinic box is composed from a body laid out once and
-        the box laid out alone (see compose.py), unless ``compose`` is False."""
-        if compose and getattr(handout, "clinic", None) is not None:
+        With ``compose`` (default: the renderer's ``compose``), a page with a
+        clinic box is composed from a body laid out once and the box laid out
+        alone (see compose.py): worth it when many clinics share a body."""
+        if (self.compose if compose is None else compose) and getattr(handout, "clinic", None) is not None:
             document = self._composed(handout, html)
             if document is not None:
                 return document
         return self._render(handout, html)
 
     def _composed(self, handout: "Handout", html: str) -> "Document | None":
-        parts = compose.split(html)
-        mini = parts and compose.box_page(parts[0], parts[1])
+        parts = composing.split(html)
+        mini = parts and composing.box_page(parts[0], parts[1])
         if not parts or not mini:
             return None
         before, _box, after = parts
-        box = compose.laid_out_box(self._render(handout, mini))
+        box = composing.laid_out_box(self._render(handout, mini))
         if box is None:
             return None
-        body_html = compose.body_page(before, after, box.height)
-        key = compose.Bodies.key(body_html, handout.code, handout.paper)
+        body_html = composing.body_page(before, after, box.height)
+        key = composing.Bodies.key(body_html, handout.code, handout.paper)
         body = self._bodies.get(key)
         if body is None:
             body = self._render(handout, body_html)
             self._bodies.put(key, body)
-        return compose.splice(body, box)
+        return composing.splice(body, box)
 
     def _render(self, handout: "Handout", html: str) -> "Document":
         from weasyprint import HTML

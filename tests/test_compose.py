@@ -29,7 +29,7 @@ def whole_and_composed(project, code, clinic, paper="auto"):
     value = build.prepare(inputs, code, build.Options(paper=paper), clinic)
     html = render.to_html(value, renderer.env)
     whole = renderer.layout(value, html, compose=False)
-    composed = renderer.layout(value, html)
+    composed = renderer.layout(value, html, compose=True)
     assert renderer._bodies.misses == 1, "the page was not composed"
     build.require_fit(value, composed)
     return (renderer.pdf_bytes(value, whole, html), renderer.pdf_bytes(value, composed, html))
@@ -57,7 +57,7 @@ def test_one_body_serves_every_clinic_and_is_left_as_it_was(project, tmp_path):
     """Distinct clinics (names, websites, QR codes) share one body; each page
     shows its own clinic; building one clinic again gives the same bytes."""
     inputs = build.load_inputs(project)
-    renderer = render.Renderer(project, inputs.manifest)
+    renderer = render.Renderer(project, inputs.manifest, compose=True)
     options = build.Options(paper="a4")
     pdfs = {}
     for number in range(4):
@@ -81,7 +81,7 @@ def test_one_body_serves_every_clinic_and_is_left_as_it_was(project, tmp_path):
 
 def test_kept_bodies_are_bounded(project, tmp_path):
     inputs = build.load_inputs(project)
-    renderer = render.Renderer(project, inputs.manifest)
+    renderer = render.Renderer(project, inputs.manifest, compose=True)
     renderer._bodies.limit = 2
     clinic = clinic_lib.load(write_profile(tmp_path / "c", name="Clinic", phone="+1 555 0100"))
     for code in ("en", "es", "fr", "de"):
@@ -101,8 +101,8 @@ def test_split_finds_exactly_one_box():
 
 
 def test_a_batch_composes_and_matches_one_by_one(project, tmp_path):
-    """A batch (worker processes, locale after locale) writes the same bytes
-    as handouts laid out whole, one at a time."""
+    """A batch of several clinics (worker processes, which compose, locale
+    after locale) writes the same bytes as handouts laid out whole."""
     from nkhandout import batch
 
     folder = tmp_path / "clinics"
@@ -120,5 +120,6 @@ def test_a_batch_composes_and_matches_one_by_one(project, tmp_path):
         clinic = clinic_lib.load(folder / f"{pdf.parent.name}.toml")
         value = build.prepare(inputs, code, build.Options(paper="a4"), clinic)
         html = render.to_html(value, renderer.env)
-        whole = renderer.layout(value, html, compose=False)
+        whole = renderer.layout(value, html)
+        assert not renderer._bodies.misses  # a renderer composes only when asked
         assert pdf.read_bytes() == renderer.pdf_bytes(value, whole, html), pdf
