@@ -11,7 +11,7 @@ import os
 import stat
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 import jinja2
@@ -179,14 +179,14 @@ class Renderer:
         self.compose = compose  # clinic pages from a kept body (a batch of many clinics)
         self.manifest = manifest
         self.env = jinja_env(project.templates_dir)
-        self.refused = []
+        self.refused: list[str] = []
         self._roots = tuple(p.resolve() for p in (
             project.templates_dir, project.content_dir, project.fonts_dir))
         self._font_files = {
             (project.fonts_dir / f.file).resolve() for f in manifest.fonts}
-        self._fetcher = None
-        self._font_config = None
-        self._css = {}
+        self._fetcher: Any = None
+        self._font_config: Any = None
+        self._css: dict = {}
         self._images: dict = {}  # decoded images (logos, QR codes), reused across handouts
         self._bodies = composing.Bodies()  # pages laid out without their clinic box
 
