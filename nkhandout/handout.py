@@ -54,8 +54,8 @@ class Handout:
 
 
 def _plain(text):
-    """Text without nkhandout markup, for PDF metadata."""
-    text = references.CITATION.sub("", text).replace("*", "")
+    """Text without nkhandout markup or word joiners, for PDF metadata."""
+    text = references.CITATION.sub("", text).replace("*", "").replace(markup.JOINER, "")
     return re.sub(r"\s+", " ", text).strip()
 
 

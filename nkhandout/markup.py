@@ -133,8 +133,9 @@ def _inline(text, numbers, values, locale, rtl, digits="latn"):
 
 def plain_text(text: str, *, values: dict[str, tuple[str, float]], locale: Locale | str, digits: str = "latn") -> str:
     """``text`` as plain words (for alternative text): numbers formatted for
-    the locale, citation markers and bold stars dropped."""
-    text = CITATION.sub("", text)
+    the locale, citation markers, bold stars and word joiners (which only
+    steer line breaks) dropped."""
+    text = CITATION.sub("", text).replace(JOINER, "")
     text = BOLD.sub(lambda match: match.group(1), text)
     text = re.sub(r"\{([a-z_][a-z0-9_]*)\}",
                   lambda m: format_value(values[m.group(1)], locale, digits) if m.group(1) in values else m.group(0),

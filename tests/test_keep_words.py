@@ -116,6 +116,10 @@ def test_the_printed_page_joins_korean_words_and_the_web_page_does_not(renderers
     printed = render.to_html(value, renderer.env)
     web = htmlout.to_web_html(value, renderer.env, htmlout.screen_css(inputs.project))
     assert "세\u2060포" in text_of(printed)
+    # Title, description and the figures' alternative text are not set in
+    # lines: no joiners there (not even the catalogs' own).
+    alt = re.findall(r"<title>(.*?)</title>|content=\"([^\"]*)\"", printed)
+    assert len(alt) > 5 and not any(JOINER in a + b for a, b in alt), alt
     # The web page carries the text as written (the catalogs' own joiners
     # at a number or a citation marker only), and the browser keeps words.
     assert not re.search(r"[\uac00-\ud7a3]\u2060[\uac00-\ud7a3]", web)
@@ -169,6 +173,8 @@ def test_text_copied_from_the_korean_pdf_is_the_catalogs(renderers, topic, tmp_p
                                              capture_output=True, text=True).stdout
     expected = catalog_texts(inputs, value) + [KOREAN_CLINIC["note"], KOREAN_CLINIC["address"]]
     assert len(expected) > 15
+    described = pdfutil.info(path)
+    assert JOINER not in described["title"] + described["subject"], described
     for tool, text in copied.items():
         assert JOINER not in text, tool
         assert "\ufffd" not in text, tool
