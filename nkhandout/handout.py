@@ -41,6 +41,7 @@ class Handout:
     missing: tuple = ()  # (msgctxt, msgid) shown in English in a draft
     clinic: Any = None
     key: Markup | None = None
+    keep_words: bool = False  # the printed page keeps Korean words whole (markup.join_words)
 
     def label(self, context: str, msgid: str, **fields: Any) -> Markup:
         """A template label: its translation, with ``{name}`` fields filled
@@ -53,8 +54,8 @@ class Handout:
 
 
 def _plain(text):
-    """Text without nkhandout markup, for PDF metadata."""
-    text = references.CITATION.sub("", text).replace("*", "")
+    """Text without nkhandout markup or word joiners, for PDF metadata."""
+    text = references.CITATION.sub("", text).replace("*", "").replace(markup.JOINER, "")
     return re.sub(r"\s+", " ", text).strip()
 
 
@@ -89,7 +90,6 @@ def build(source: Any, refs: dict, numbers: dict, info: Any, translations: Mappi
     def render(unit: Any) -> Markup:
         html = markup.render(texts[unit.context], numbers=numbers, values=source.values,
                              locale=info.locale, rtl=rtl and unit.context not in english,
-                             keep_words=keep_words and unit.context not in english,
                              digits="latn" if unit.context in english else digits)
         if unit.context in english:
             return Markup('<span lang="en" dir="ltr">%s</span>') % html
@@ -129,7 +129,7 @@ def build(source: Any, refs: dict, numbers: dict, info: Any, translations: Mappi
         name=source.name, topic=source.topic, keywords=source.keywords, draft=draft,
         reviewed_translation=reviewed_translation or source_locale,
         labels=MappingProxyType(labels), missing=tuple(missing), clinic=clinic,
-        key=render(source.key) if source.key is not None else None,
+        key=render(source.key) if source.key is not None else None, keep_words=keep_words,
     )
 
 

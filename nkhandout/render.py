@@ -22,7 +22,7 @@ from markupsafe import Markup
 from . import compose as composing, paper as papers, workarounds
 from .clinic import describe_uris
 from .errors import HandoutError
-from .markup import isolate
+from .markup import isolate, join_words
 
 if TYPE_CHECKING:
     from weasyprint import Document
@@ -131,11 +131,14 @@ def jinja_env(templates_dir: Path | str) -> SandboxedEnvironment:
 def to_html(handout: "Handout", env: jinja2.Environment, **extra: object) -> str:
     """The handout's HTML; template errors name the template file and line.
 
-    ``extra`` reaches the template as variables (``web``: the web page, see htmlout)."""
+    ``extra`` reaches the template as variables (``web``: the web page, see
+    htmlout). The printed page keeps Korean words whole with word joiners
+    (markup.join_words); the web page asks the browser to (screen.css)."""
     try:
         rtl = handout.dir == "rtl"
-        return env.get_template(TEMPLATE).render(
+        html = env.get_template(TEMPLATE).render(
             h=handout, pgettext=handout.label, ltr=_ltr, iso=lambda text: isolate(text, rtl), **extra)
+        return join_words(html) if handout.keep_words and "web" not in extra else html
     except jinja2.TemplateSyntaxError as error:
         raise HandoutError(f"template syntax error: {error.message}",
                            f"templates/{error.name}:{error.lineno}") from None

@@ -159,9 +159,10 @@ def test_lines_break_only_between_words(key, renderer):
     code = code_of(key)
     style = MANIFEST.typography(key)
     html = markup.render(style.sample, numbers={}, values={}, locale=Locale.parse(code),
-                         rtl=direction(code) == "rtl", keep_words=style.keep_words)
-    document = page(renderer, code, f'<p style="width: 24mm; margin: 0">{html}</p>')
-    lines = line_texts(document)
+                         rtl=direction(code) == "rtl")
+    body = f'<p style="width: 24mm; margin: 0">{html}</p>'
+    document = page(renderer, code, markup.join_words(body) if style.keep_words else body)
+    lines = [line.replace(markup.JOINER, "") for line in line_texts(document)]
     assert len(lines) >= 3, lines
     words = set(style.sample.split())
     for line in lines:
@@ -173,7 +174,7 @@ def test_korean_keeps_words_because_the_table_says_so(renderer, monkeypatch):
     """keep_words is data: without it, Korean lines break between syllables."""
     style = MANIFEST.typography("ko")
     assert style.keep_words
-    html = markup.render(style.sample * 2, numbers={}, values={}, locale=Locale.parse("ko"), keep_words=False)
+    html = markup.render(style.sample * 2, numbers={}, values={}, locale=Locale.parse("ko"))
     lines = line_texts(page(renderer, "ko", f'<p style="width: 24mm; margin: 0">{html}</p>'))
     words = set(style.sample.split())
     assert any(word not in words for line in lines for word in line.split()), lines
