@@ -39,7 +39,8 @@ figures, 1 only when a command is broken so that a measurement is impossible.
 
 ``--quick`` (CI smoke test, with ``--runs 1``): 4 locales (en es ko ar) built
 with --lang instead of --all, 3 clinics in the batch, 60 (not 1,000) in the
-memory run, ``locales`` run once; the output says so. ``--readme`` rewrites
+memory run (flatness split at 20 PDFs), ``locales`` run once and stopped after
+10 s (its target is 1.5 s); the output says so. ``--readme`` rewrites
 README.md's speed table (between the bench:begin / bench:end markers) from
 a ``--json`` file.
 """
@@ -809,6 +810,10 @@ def report_all(report, args, *, runs, warm, many_run, sizes, codes, shipped, job
         report.notes.append(f"--all built {n} of {len(shipped)} locales "
                             f"(missing: {', '.join(sorted(set(shipped) - set(sizes)))})")
     noop, clean = stats["noop"]["wall"], stats["clean"]["wall"]
+    rebuilt = [int(m.group(1)) for r in runs["noop"] for m in [re.search(r"\bbuilt (\d+)", r.stdout + r.stderr)] if m]
+    data["commands"]["noop"]["built"] = rebuilt
+    if any(rebuilt):
+        report.notes.append(f"the no-op rebuild built {max(rebuilt)} handout(s): it was not a no-op")
     if noop["median"] > 0.5 * clean["median"]:
         report.notes.append(f"no-op rebuild takes {noop['median'] / clean['median']:.0%} of a clean build: "
                             "nothing is skipped when the output is up to date")
@@ -857,7 +862,9 @@ def readme_section(data):
     how = f"{runs} runs" if runs != 1 else "1 run"
     if data.get("quick"):
         how += ", --quick (fewer locales and clinics: indicative only)"
-    lines += ["", f"Measured by `benchmarks/bench.py` ({how}) on {data['machine']['line']}, "
+    load = data.get("load_average") or [None]
+    busy = f" (load average {load[0]:.1f} at the start)" if load[0] is not None else ""
+    lines += ["", f"Measured by `benchmarks/bench.py` ({how}) on {data['machine']['line']}{busy}, "
               f"{data['date']}."]
     return "\n".join(lines)
 
@@ -907,6 +914,7 @@ def main():
             return 1
 
     started = time.perf_counter()
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     report = Report()
     with tempfile.TemporaryDirectory(prefix="nkbench-") as work:
         try:
@@ -919,12 +927,16 @@ def main():
     report.data.update(machine={"line": line, "platform": platform.platform(), "cpu_count": os.cpu_count(),
                                 "python": platform.python_version()},
                        date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                       runs=args.runs, quick=args.quick, method=METHOD, total_seconds=total)
+                       runs=args.runs, quick=args.quick, method=METHOD, total_seconds=total,
+                       load_average=[load_before, os.getloadavg()[0] if load_before is not None else None])
 
     print(f"nkhandout benchmark: {line}")
     print(f"rounds: {args.runs}{' (quick: fewer locales and clinics)' if args.quick else ''}; "
           f"topic {TOPIC}; commands interleaved round by round")
     print(f"measures: {METHOD}")
+    if load_before is not None:
+        print(f"load average (1 min): {report.data['load_average'][0]:.1f} at the start, "
+              f"{report.data['load_average'][1]:.1f} at the end")
     print()
     report.print()
     print(f"\nwhole benchmark: {total:.0f} s")

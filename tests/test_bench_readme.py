@@ -91,7 +91,8 @@ def test_readme_table_follows_the_numbers(bench, tmp_path):
     }
     assert "| old | table |" not in text
     assert "Linux-test-x86_64, 2 CPUs, Python 3.11.7, WeasyPrint 70.0" in inside
-    assert "2026-12-01 12:34 UTC" in inside and "5 runs" in inside and "quick" not in inside
+    assert "2026-12-01 12:34 UTC" in inside and "5 runs" in inside
+    assert "quick" not in inside and "load average" not in inside
     # Everything outside the markers is kept as it was.
     before, after = README_TEXT.split("<!-- bench:begin -->")[0], README_TEXT.split("<!-- bench:end -->")[1]
     assert text.startswith(before + "<!-- bench:begin -->\n") and text.endswith("<!-- bench:end -->" + after)
@@ -100,9 +101,10 @@ def test_readme_table_follows_the_numbers(bench, tmp_path):
     assert readme.read_text("utf-8") == text
 
 
-def test_readme_table_says_when_it_comes_from_a_quick_run(bench):
-    inside, rows = table(bench.rewrite_readme(README_TEXT, results(quick=True)))
-    assert "1 run, --quick" in inside
+def test_readme_table_says_when_it_comes_from_a_quick_run_on_a_busy_machine(bench):
+    data = {**results(quick=True), "load_average": [6.63, 5.1]}
+    inside, rows = table(bench.rewrite_readme(README_TEXT, data))
+    assert "1 run, --quick" in inside and "load average 6.6 at the start" in inside
     assert len(rows) == 6
 
 
