@@ -752,13 +752,12 @@ def report_all(report, args, *, runs, warm, many_run, sizes, codes, shipped, job
         cpu = {c: warm_ok[c]["warm_cpu_ms"]["median"] for c in latin}
         wall = {c: warm_ok[c]["warm_ms"]["median"] for c in latin}
         worst, best = max(latin, key=cpu.get), min(latin, key=cpu.get)
-        span = lambda d, scale, f: f"{f(min(d.values()) / scale)}-{f(max(d.values()) / scale)}"  # noqa: E731
-        x = lambda v: f"{v:.2f}x"  # noqa: E731
-        ms = lambda v: f"{v:.0f}"  # noqa: E731
+        span = lambda d, scale, digits: "-".join(  # noqa: E731
+            f"{v / scale:.{digits}f}" for v in (min(d.values()), max(d.values())))
         report.figure("warm_latin", "warm handout with clinic box, Latin script, vs one stock weasyprint page "
                       "(cold process), CPU time", cpu[worst] / (base_cpu * 1000), "x", WARM_X,
-                      f"{span(cpu, base_cpu * 1000, x)} ({span(cpu, 1, ms)} ms CPU; worst {worst}, best {best}); "
-                      f"wall {span(wall, base * 1000, x)} ({span(wall, 1, ms)} ms)")
+                      f"{span(cpu, base_cpu * 1000, 2)}x ({span(cpu, 1, 0)} ms CPU; worst {worst}, best {best}); "
+                      f"wall {span(wall, base * 1000, 2)}x ({span(wall, 1, 0)} ms)")
     else:
         report.figure("warm_latin", "warm handout with clinic box, Latin script, CPU time", None, "x", WARM_X)
     english = warm_ok.get("en")
@@ -826,6 +825,12 @@ def report_all(report, args, *, runs, warm, many_run, sizes, codes, shipped, job
         if failed:
             report.notes.append(f"{label} exited {failed.code} in {sum(r.code != 0 for r in runs[key])} of "
                                 f"{len(runs[key])} runs; stderr tail:\n{tail(failed.stderr)}")
+    failing = {c: e["errors"][0] for c, e in warm_data.items() if e["errors"]}
+    for code, error in failing.items():
+        report.notes.append(f"warm handouts: {code} could not be built with a clinic box: {error}")
+    if any(p != expected for p in pdfs):
+        report.notes.append("batch CPU per PDF = CPU of the whole tree / PDFs written (the failed handouts' "
+                            "work included)")
     if many_run.code != 0:
         report.notes.append(f"the {many}-clinic run exited {many_run.code}:\n{tail(many_run.stderr)}")
     if not flat:
