@@ -15,9 +15,11 @@ that the figures compared with each other are measured under the same load:
   (the same cache folder again);
 - warm handouts, in one fresh process: ``build.build_pdf(inputs, renderer,
   code, build.Options(), clinic)`` for every locale, each call with a distinct
-  clinic (name, website, hence QR code). The process is warmed once on the
-  other paper size; then per locale the first handout (it lays out what is
-  shared per locale and paper) is timed as its own row, then WARM_CALLS more;
+  clinic (name, website, hence QR code), with a renderer that composes clinic
+  pages as a batch's workers do (nkhandout/compose.py). The process is warmed
+  once on the other paper size; then per locale the first handout (it lays out
+  the whole page, and keeps the body the locale's other clinics share) is
+  timed as its own row, then WARM_CALLS more;
 - batch: 20 distinct clinics x every locale (``build --all --clinic DIR``).
 
 Then, once: 1,000 distinct clinics in English (``build --lang en --topic
@@ -388,7 +390,9 @@ def warm_worker(spec_path, out_path):
     spec = json.loads(Path(spec_path).read_text("utf-8"))
     project = Project.at(ROOT, topic=TOPIC)
     inputs = build.load_inputs(project)
-    renderer = render.Renderer(project, inputs.manifest)
+    # As a batch's workers do with several clinics: a locale's body is laid
+    # out with its first handout and each later clinic's box composed into it.
+    renderer = render.Renderer(project, inputs.manifest, compose=True)
     profiles = iter(sorted(Path(spec["clinics"]).glob("*.toml")))
 
     def timed(code, options):
