@@ -81,7 +81,8 @@ def _icons(filled, total, rtl):
     """The SVG of the icons: one path for all dark icons and one for all
     outline icons (a few drawing operations instead of three elements per
     icon; each icon is two subpaths, head then body)."""
-    dark, light = [], []
+    dark: list[str] = []
+    light: list[str] = []
     for index, (x, y) in enumerate(positions(total, rtl)):
         (dark if index < filled else light).append(_icon(x, y, index < filled))
     parts = []
