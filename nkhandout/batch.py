@@ -478,6 +478,10 @@ def _build(project, todo, result, out, options, only_complete, jobs, log, progre
 
     import weasyprint  # noqa: F401  (imported once, before the workers fork)
 
+    from . import render
+
+    render.preload_hyphenation(inputs.manifest, [job.code for job in todo])  # shared by the workers
+
     pool = _Pool(context, todo, workers, timeout)
     try:
         pool.run(report)

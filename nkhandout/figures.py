@@ -7,6 +7,8 @@ carries its alternative text in <title>, which the renderer tags as the
 figure's /Alt in the PDF structure tree.
 """
 
+from math import pi, sqrt
+
 from markupsafe import Markup, escape
 
 INK = "#111111"  # filled icons and outlines
@@ -52,18 +54,43 @@ def positions(total: int, rtl: bool = False) -> list[tuple[float, float]]:
     return found
 
 
+def _n(value):
+    return f"{value:.3f}".rstrip("0").rstrip(".")
+
+
 def _icon(x, y, filled):
+    """One icon as two subpaths: its head (a circle drawn with the four
+    curves a renderer draws <circle> with) and its body."""
     inset = 0 if filled else STROKE / 2
     cx, cy, r = _HEAD
+    cx, cy, r = x + cx, y + cy, r - inset
+    k = r / sqrt(pi)  # the curves' control offset (WeasyPrint's for <circle>)
+    n = _n
+    head = (f"M{n(cx + r)},{n(cy)} C{n(cx + r)},{n(cy + k)} {n(cx + k)},{n(cy + r)} {n(cx)},{n(cy + r)} "
+            f"C{n(cx - k)},{n(cy + r)} {n(cx - r)},{n(cy + k)} {n(cx - r)},{n(cy)} "
+            f"C{n(cx - r)},{n(cy - k)} {n(cx - k)},{n(cy - r)} {n(cx)},{n(cy - r)} "
+            f"C{n(cx + k)},{n(cy - r)} {n(cx + r)},{n(cy - k)} {n(cx + r)},{n(cy)} Z")
     x1, x2, xm = x + 1.2 + inset, x + 8.8 - inset, x + 5
     top, shoulder, foot = y + 7.9 + inset, y + 11.6, y + 19.4 - inset
     body = (f"M{x1:g},{foot:g} L{x1:g},{shoulder:g} Q{x1:g},{top:g} {xm:g},{top:g} "
             f"Q{x2:g},{top:g} {x2:g},{shoulder:g} L{x2:g},{foot:g} Z")
-    head = f'<circle cx="{x + cx:g}" cy="{y + cy:g}" r="{r - inset:g}"/>'
-    if filled:
-        return f'<g fill="{INK}">{head}<path d="{body}"/></g>'
-    return (f'<g fill="{PAPER}" stroke="{INK}" stroke-width="{STROKE:g}">'
-            f'{head}<path d="{body}"/></g>')
+    return f"{head} {body}"
+
+
+def _icons(filled, total, rtl):
+    """The SVG of the icons: one path for all dark icons and one for all
+    outline icons (a few drawing operations instead of three elements per
+    icon; each icon is two subpaths, head then body)."""
+    dark: list[str] = []
+    light: list[str] = []
+    for index, (x, y) in enumerate(positions(total, rtl)):
+        (dark if index < filled else light).append(_icon(x, y, index < filled))
+    parts = []
+    if dark:
+        parts.append(f'<path fill="{INK}" d="{" ".join(dark)}"/>')
+    if light:
+        parts.append(f'<path fill="{PAPER}" stroke="{INK}" stroke-width="{STROKE:g}" d="{" ".join(light)}"/>')
+    return "".join(parts)
 
 
 def icon_array(filled: int, total: int, alt: str, rtl: bool = False, unit_mm: float = UNIT_MM) -> Markup:
@@ -74,7 +101,7 @@ def icon_array(filled: int, total: int, alt: str, rtl: bool = False, unit_mm: fl
     if not 0 <= filled <= total:
         raise ValueError(f"cannot fill {filled} of {total} icons")
     width, height = size(total)
-    icons = "".join(_icon(x, y, index < filled) for index, (x, y) in enumerate(positions(total, rtl)))
+    icons = _icons(filled, total, rtl)
     return Markup(
         '<svg xmlns="http://www.w3.org/2000/svg" class="icons" role="img" '
         'width="{w}mm" height="{h}mm" viewBox="-1 -1 {vw} {vh}" data-filled="{f}" data-total="{t}">'

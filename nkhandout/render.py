@@ -365,6 +365,35 @@ class Renderer:
         return data
 
 
+def preload_hyphenation(manifest, codes) -> list[str]:
+    """Load the hyphenation dictionary of each of ``codes`` whose page
+    hyphenates (``hyphens = "auto"`` in templates/fonts.toml); return the
+    languages loaded.
+
+    Pyphen keeps what it parsed in a module dict that WeasyPrint's
+    hyphenation reuses, and parsing takes a while (German: half a second),
+    so a batch loads them here, in the parent, before its workers fork: each
+    worker then shares them instead of parsing them again. A page that does
+    not hyphenate never loads one."""
+    import pyphen
+
+    from . import locales
+
+    loaded = []
+    for code in dict.fromkeys(codes):
+        if manifest.typography(code).hyphens != "auto":
+            continue
+        try:
+            tag = locales.info(code).lang_tag
+        except HandoutError:
+            continue  # the handout itself says what is wrong
+        language = pyphen.language_fallback(tag)  # as WeasyPrint looks it up
+        if language and language not in loaded:
+            pyphen.Pyphen(lang=language)
+            loaded.append(language)
+    return loaded
+
+
 def _midnight(iso_day):
     day = datetime.date.fromisoformat(iso_day)
     return datetime.datetime(day.year, day.month, day.day, tzinfo=datetime.timezone.utc).timestamp()

@@ -72,11 +72,15 @@ def page_html(project, code, **values):
 
 
 def icons(html):
-    """[(filled, total, title, x of each dark icon)] of every icon array."""
+    """[(filled, total, title, x of each dark icon)] of every icon array.
+
+    The dark icons are one path: each icon a head (a subpath of curves,
+    starting at its right edge) and a body (of lines)."""
     found = []
     for match in re.finditer(r'<svg[^>]*data-filled="(\d+)" data-total="(\d+)">(.*?)</svg>', html, re.S):
         title = re.search(r"<title>(.*?)</title>", match.group(3)).group(1)
-        dark = [float(x) for x in re.findall(r'<g fill="#111111"><circle cx="([\d.]+)"', match.group(3))]
+        path = re.search(r'<path fill="#111111" d="([^"]*)"', match.group(3))
+        dark = [float(x) for x in re.findall(r"M([\d.]+),[\d.]+ C", path.group(1))] if path else []
         found.append((int(match.group(1)), int(match.group(2)), title, dark))
     return found
 
@@ -113,6 +117,21 @@ def test_filled_and_outline_icons_differ_in_grey():
     assert ratio >= 15, ratio
     svg = figures.icon_array(1, 2, "1 of 2")
     assert f'fill="{figures.INK}"' in svg and f'fill="{figures.PAPER}" stroke="{figures.INK}"' in svg
+
+
+def test_icon_array_is_two_paths_of_one_head_and_body_per_icon():
+    """A row of 20 is drawn as two paths (dark, outline), not three elements
+    per icon: each icon is a head subpath and a body subpath."""
+    from nkhandout import figures
+
+    svg = str(figures.icon_array(12, 20, "12 of 20"))
+    assert re.findall(r"<(\w+)", svg) == ["svg", "title", "path", "path"]
+    dark, light = re.findall(r' d="([^"]*)"', svg)
+    for d, count in ((dark, 12), (light, 8)):
+        subpaths = re.findall(r"M[^M]*", d)
+        assert len(subpaths) == 2 * count
+        assert all(" C" in head and " C" not in body for head, body in zip(subpaths[::2], subpaths[1::2]))
+    assert re.findall(r"<(\w+)", str(figures.icon_array(0, 3, "0 of 3"))) == ["svg", "title", "path"]
 
 
 def test_english_page_tags_figures_with_alt_and_the_checklist_as_a_list(built):
