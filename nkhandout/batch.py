@@ -489,9 +489,10 @@ class _Pool:
     raised inside it, so an alarm in the worker cannot be trusted). Workers
     ignore Ctrl-C (the parent stops them) and die with the parent."""
 
-    def __init__(self, context, todo, size, timeout):
+    def __init__(self, context, todo, size, timeout, worker=None):
         self.context, self.todo = context, todo
         self.size, self.timeout = size, timeout
+        self.worker = worker or _Worker  # made in each worker from ``context``; called with each job
         self.workers = {}  # pid -> [connection, job index or None, deadline]
         self.killed = False
 
@@ -518,7 +519,7 @@ class _Pool:
                     signal.signal(signal.SIGTERM, signal.SIG_DFL)
                     signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
                     _die_with_parent(parent)
-                    worker = _Worker(self.context)
+                    worker = self.worker(self.context)
                     while True:
                         index = theirs.recv()
                         if index is None:

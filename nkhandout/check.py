@@ -7,6 +7,7 @@ from . import build as builder, clinic as clinic_lib, glossary, locales, render
 from .catalog import Stats
 from .clinic import Clinic
 from .errors import HandoutError
+from .fitcache import FitCache
 from .locales import SOURCE_LOCALE
 from .project import Project
 
@@ -49,11 +50,14 @@ class Report:
 
 
 def check_locale(inputs: builder.Inputs, renderer: render.Renderer, code: str, paper: str = "auto", layout: bool = True,
-                 clinic: Clinic | None = None, matrix: list[tuple[str, Clinic | None]] | None = None) -> Report:
+                 clinic: Clinic | None = None, matrix: list[tuple[str, Clinic | None]] | None = None,
+                 fit_cache: FitCache | None = None) -> Report:
     """Everything wrong with ``code``; fills a Report.
 
     The fit is checked on ``paper`` with ``clinic`` or, given ``matrix``,
-    on each (paper, clinic or None) of it."""
+    on each (paper, clinic or None) of it. With ``fit_cache``, a fit
+    computed before from the same inputs is taken from it (``renderer`` is
+    then not used), and a new one is stored in it."""
     project = inputs.project
     report = Report(code, [])
     path = project.catalog_file(code) if code != SOURCE_LOCALE else None
@@ -93,20 +97,40 @@ def check_locale(inputs: builder.Inputs, renderer: render.Renderer, code: str, p
         except HandoutError as error:
             report.problems.append(Problem(error.where, f"{error.message} ({error.hint})"))
     if layout and not report.problems:
-        for combo_paper, combo_clinic in matrix or [(report.paper, clinic)]:
-            if combo_clinic is not None and combo_clinic is not clinic:
-                try:
-                    clinic_lib.check_glyphs(combo_clinic, inputs.manifest, project.fonts_dir, code)
-                except HandoutError as error:
-                    report.problems.append(Problem(error.where, f"{error.message} ({error.hint})"))
-                    continue
-            if not _check_fit(inputs, renderer, code, combo_paper, combo_clinic, report, where):
-                break
+        combos = matrix or [(report.paper, clinic)]
+        key = fit_cache.key(code, combos) if fit_cache is not None else None
+        entry = fit_cache.get(key, code) if fit_cache is not None and key is not None else None
+        if entry is not None:
+            report.fit_table += [Fit(f["paper"], f["clinic"], f["spare_mm"], f["fits"],
+                                     tuple(f["grown"]) if f["grown"] is not None else None) for f in entry["fits"]]
+            report.problems += [Problem(at, message) for at, message in entry["problems"]]
+        else:
+            known = len(report.problems)
+            _check_fits(inputs, renderer, code, combos, clinic, report, where)
+            if fit_cache is not None and key is not None:
+                fit_cache.put(key, code, [{"paper": f.paper, "clinic": f.clinic, "spare_mm": f.spare_mm, "fits": f.fits,
+                                           "grown": list(f.grown) if f.grown is not None else None}
+                                          for f in report.fit_table],
+                              [(p.where, p.message) for p in report.problems[known:]])
         report.fit_table.sort(key=lambda f: (f.paper, f.clinic))  # A4, A4 with clinic, Letter, ...
         report.fits = all(f.fits for f in report.fit_table) if report.fit_table else None
         if report.fit_table:
             report.overflow_mm = -min(f.spare_mm for f in report.fit_table)
     return report
+
+
+def _check_fits(inputs, renderer, code, combos, clinic, report, where):
+    """Lay ``code`` out on each (paper, clinic) of ``combos``; fill ``report``."""
+    project = inputs.project
+    for combo_paper, combo_clinic in combos:
+        if combo_clinic is not None and combo_clinic is not clinic:
+            try:
+                clinic_lib.check_glyphs(combo_clinic, inputs.manifest, project.fonts_dir, code)
+            except HandoutError as error:
+                report.problems.append(Problem(error.where, f"{error.message} ({error.hint})"))
+                continue
+        if not _check_fit(inputs, renderer, code, combo_paper, combo_clinic, report, where):
+            break
 
 
 def _check_fit(inputs, renderer, code, paper, clinic, report, where):

@@ -6,6 +6,7 @@
 # with nothing to do (batch, incremental, files, fonts, project) imports none.
 import dataclasses
 import json
+import os
 import sys
 import unicodedata
 
@@ -421,15 +422,15 @@ def locales_(project, fmt, no_layout, topic_names):
       nkhandout locales --topic progesterone --format json
     """
     from . import build as builder, check as checker
-    from .render import Renderer
+    from .fitcache import FitCache
 
-    rows, renderer = [], None
+    work = []
     for bound in _topics(project, topic_names):
         inputs = builder.load_inputs(bound)
-        renderer = renderer or Renderer(bound, inputs.manifest)
         box = checker.example_clinic(bound)
-        for code in builder.available(bound):
-            rows.append(_locale_row(bound, inputs, renderer, code, no_layout, box))
+        cache = FitCache(bound)
+        work += [(bound, inputs, box, cache, code) for code in builder.available(bound)]
+    rows = _locale_rows(work, no_layout)
     if fmt == "json":
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
@@ -451,12 +452,99 @@ def locales_(project, fmt, no_layout, topic_names):
         click.echo(click.style(line, fg=colour))
 
 
-def _locale_row(project, inputs, renderer, code, no_layout, box):
+class _LazyRenderer:
+    """A Renderer made when first used: a `locales` whose fits are all
+    remembered (fitcache) never imports WeasyPrint."""
+
+    def __init__(self, project, manifest):
+        self._args, self._renderer = (project, manifest), None
+
+    def __getattr__(self, name):
+        if self._renderer is None:
+            from .render import Renderer
+
+            self._renderer = Renderer(*self._args)
+        return getattr(self._renderer, name)
+
+
+@dataclasses.dataclass(frozen=True)
+class _LocaleJob:
+    """One row of `locales` to compute in a worker (batch._Pool's job)."""
+
+    index: int
+    code: str
+    clinic_path: None = None
+
+
+class _LocaleWorker:
+    """A `locales` worker process: lays out the rows whose fit is not remembered."""
+
+    def __init__(self, work):
+        self.work, self.renderer = work, None
+
+    def __call__(self, job):
+        bound, inputs, box, cache, code = self.work[job.index]
+        self.renderer = self.renderer or _LazyRenderer(bound, inputs.manifest)
+        try:
+            return ("ok", _locale_row(bound, inputs, self.renderer, code, False, box, cache))
+        except HandoutError as error:
+            return ("fail", batch._failure(job, error))
+        except Exception as error:  # a bug, or something the renderer choked on
+            return ("fail", batch._failure(job, HandoutError(
+                f"the renderer failed: {type(error).__name__}: {str(error)[:160]}", f"locale {code}")))
+
+
+def _locale_rows(work, no_layout):
+    """The rows of `locales` for ``work`` ((project, inputs, clinic box, FitCache,
+    code) each), in order. Fits remembered from the same inputs are reused;
+    the others are laid out on every core (batch's worker processes, with its
+    time limit)."""
+    from . import check as checker
+
+    if not work:
+        return []
+    renderer = _LazyRenderer(work[0][0], work[0][1].manifest)
+    rows: list = [None] * len(work)
+    todo = []
+    if not no_layout:
+        for index, (_bound, _inputs, box, cache, code) in enumerate(work):
+            if cache.get(cache.key(code, checker.matrix("auto", box)), code) is None:
+                todo.append(_LocaleJob(index, code))
+    workers = min(os.cpu_count() or 1, len(todo))
+    if workers > 1:
+        import weasyprint  # noqa: F401  (imported once, before the workers fork)
+
+        failures = []
+
+        def report(_done, job, status, value):
+            if status == "ok":
+                rows[job.index] = value
+            else:
+                failures.append((job, value))
+
+        pool = batch._Pool(work, todo, workers, batch.timeout_seconds(), worker=_LocaleWorker)
+        with batch._signals():
+            try:
+                pool.run(report)
+            finally:
+                pool.stop()
+        if failures:
+            job, failure = min(failures, key=lambda item: item[0].index)
+            error = failure.error
+            raise HandoutError(f"{work[job.index][0].topic_name} {job.code}: {error.message}", error.where,
+                               error.hint)
+    for index, (bound, inputs, box, cache, code) in enumerate(work):
+        if rows[index] is None:
+            rows[index] = _locale_row(bound, inputs, renderer, code, no_layout, box, cache)
+    return rows
+
+
+def _locale_row(project, inputs, renderer, code, no_layout, box, cache=None):
     """One row of `locales`: what a translator or maintainer needs to know."""
     from . import check as checker, locales as locale_lib
 
     report = checker.check_locale(inputs, renderer, code, layout=not no_layout,
-                                  matrix=checker.matrix("auto", box))
+                                  matrix=checker.matrix("auto", box), fit_cache=cache)
     stats = report.stats
     info = locale_lib.info(code)
     review = report.review or {}

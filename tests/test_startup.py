@@ -1,0 +1,123 @@
+"""Commands that start fast: `locales` remembers each locale's fit, and a
+build with nothing to do loads no renderer."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from nkhandout import check, fitcache
+from tests.conftest import ROOT, drop_locale
+from tests.test_fit_matrix import lengthen
+
+KEEP = ("es", "fr")  # with the English: three locales, twelve layouts
+
+
+@pytest.fixture
+def small(project):
+    """The project with only the English, es and fr."""
+    for path in project.locales_dir.glob("*.po"):
+        if path.stem not in KEEP:
+            drop_locale(project, path.stem)
+    return project
+
+
+@pytest.fixture
+def laid_out(monkeypatch):
+    """The codes check lays out in this process, in order."""
+    calls = []
+    real = check._check_fits
+
+    def spy(inputs, renderer, code, *args):
+        calls.append(code)
+        return real(inputs, renderer, code, *args)
+
+    monkeypatch.setattr(check, "_check_fits", spy)
+    return calls
+
+
+def rows(cli):
+    result = cli("locales", "--format", "json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def entries(project):
+    folder = project.root / fitcache.CACHE_DIR / "fit"
+    return {p.name: p for p in folder.iterdir()}
+
+
+def test_a_repeated_locales_lays_out_nothing_and_says_the_same(cli, small, laid_out):
+    # fr overflows with the box: its problems and what grew are remembered too
+    lengthen(small, "fr", "against.item1", ". " + "Il est important d'en parler calmement. " * 4)
+    first = rows(cli)
+    assert sorted(entries(small)) == ["nk-cells.en.json", "nk-cells.es.json", "nk-cells.fr.json"]
+    fr = next(row for row in first if row["code"] == "fr")
+    assert any(p["code"] == "overflow" for p in fr["problems"]), fr
+    assert any(f["grew_most"] for f in fr["fit"]), fr
+    files = {name: (path.stat().st_ino, path.read_bytes()) for name, path in entries(small).items()}
+    laid_out.clear()
+    assert rows(cli) == first
+    assert laid_out == []  # nothing laid out
+    assert {name: (path.stat().st_ino, path.read_bytes()) for name, path in entries(small).items()} == files
+
+
+def test_a_changed_string_lays_out_that_locale_again_and_only_it(cli, small, laid_out):
+    rows(cli)
+    before = {name: (path.stat().st_ino, json.loads(path.read_bytes())["key"]) for name, path in entries(small).items()}
+    lengthen(small, "es", "against.item1", ". " + "Es importante hablarlo con calma. " * 4)
+    laid_out.clear()
+    changed = rows(cli)
+    assert laid_out == ["es"]
+    after = {name: (path.stat().st_ino, json.loads(path.read_bytes())["key"]) for name, path in entries(small).items()}
+    assert after["nk-cells.en.json"] == before["nk-cells.en.json"]
+    assert after["nk-cells.fr.json"] == before["nk-cells.fr.json"]
+    assert after["nk-cells.es.json"][1] != before["nk-cells.es.json"][1]
+    es = next(row for row in changed if row["code"] == "es")
+    assert not es["fits"] and any(p["code"] == "overflow" for p in es["problems"]), es
+
+
+def test_a_damaged_foreign_or_linked_entry_is_ignored_and_computed_again(cli, small, laid_out, tmp_path, monkeypatch):
+    first = rows(cli)
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)  # lay out here, where laid_out sees it
+    found = entries(small)
+    es, fr, en = (found[f"nk-cells.{code}.json"] for code in ("es", "fr", "en"))
+    fr_entry = json.loads(fr.read_bytes())
+    es.write_bytes(es.read_bytes()[:40])  # cut short
+    fr.write_bytes(en.read_bytes())  # another locale's entry: its key is not fr's
+    planted = tmp_path / "planted.json"
+    lie = json.loads(en.read_bytes())
+    lie["fits"][0]["spare_mm"] = 999.0
+    planted.write_text(json.dumps(lie), "utf-8")
+    en.unlink()
+    en.symlink_to(planted)  # right key, wrong numbers, and a link: never read
+    laid_out.clear()
+    assert rows(cli) == first
+    assert sorted(laid_out) == ["en", "es", "fr"]
+    assert not en.is_symlink() and json.loads(planted.read_text("utf-8"))["fits"][0]["spare_mm"] == 999.0
+    assert json.loads(fr.read_bytes()) == fr_entry
+    bad = dict(fr_entry, fits=[dict(fr_entry["fits"][0], spare_mm="NaN")])
+    fr.write_text(json.dumps(bad), "utf-8")  # the right key, but not a fit
+    laid_out.clear()
+    assert rows(cli) == first and laid_out == ["fr"]
+
+
+def test_fits_laid_out_on_every_core_equal_those_laid_out_in_one_process(cli, small, monkeypatch):
+    parallel = rows(cli)  # three locales to lay out: the workers (one per core, here at least two)
+    for path in entries(small).values():
+        path.unlink()
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert rows(cli) == parallel
+
+
+def test_locales_with_every_fit_remembered_loads_no_renderer(small):
+    env = dict(os.environ, NKHANDOUT_ROOT=str(small.root))
+    subprocess.run([sys.executable, "-m", "nkhandout", "locales"], check=True, env=env, capture_output=True)
+    probe = ("import sys\nfrom nkhandout.cli import main\n"
+             "try:\n    main(['locales', '--format', 'json'])\nexcept SystemExit:\n    pass\n"
+             "print('LOADED', sorted(m for m in ('weasyprint',) if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, cwd=ROOT)
+    assert '"code": "fr"' in result.stdout, result.stderr
+    assert "LOADED []" in result.stdout
