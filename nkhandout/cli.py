@@ -2,8 +2,9 @@
 
 # Lazy imports: the commands' heavy modules (build, check, render, translate,
 # locales, htmlout, largeprint, site, web; through them Babel, Jinja2 and
-# WeasyPrint) are imported inside the commands that use them, so that a build
-# with nothing to do (batch, incremental, files, fonts, project) imports none.
+# WeasyPrint) and those a build with nothing to do does not need (clinic,
+# scaffold) are imported inside the commands that use them, so that such a
+# build (batch, incremental, files, fonts, project) imports none.
 import dataclasses
 import json
 import os
@@ -12,7 +13,7 @@ import unicodedata
 
 import click
 
-from . import batch, clinic as clinic_lib, fonts as font_lib, scaffold
+from . import batch, fonts as font_lib
 from .errors import HandoutError, UnknownLocale, UsageError
 from .incremental import candidate_codes
 from .project import Project
@@ -273,6 +274,8 @@ def _load_clinics(paths):
     """Clinic profiles from files and folders, or None."""
     if not paths:
         return None
+
+    from . import clinic as clinic_lib
 
     return [clinic_lib.load(path) for path in batch.clinic_files(paths)]
 
@@ -706,6 +709,8 @@ def init(folder):
       nkhandout init clinic-handouts
       cd clinic-handouts && nkhandout fonts && nkhandout build --lang es
     """
+    from . import scaffold
+
     made = scaffold.init_project(folder)
     click.echo(f"created the project {made}: `cd {folder}`, then `nkhandout fonts` (once) and "
                "`nkhandout build --all`")
@@ -722,6 +727,8 @@ def init_topic(project, name):
     Example:
       nkhandout init-topic vitamin-d
     """
+    from . import scaffold
+
     folder = scaffold.init_topic(project, name)
     click.echo(f"created {project.relative(folder)}: write its handout.toml and references.json, "
                "then run `nkhandout update`")

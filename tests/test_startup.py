@@ -121,3 +121,29 @@ def test_locales_with_every_fit_remembered_loads_no_renderer(small):
     result = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, cwd=ROOT)
     assert '"code": "fr"' in result.stdout, result.stderr
     assert "LOADED []" in result.stdout
+
+
+def test_a_build_of_two_topics_with_nothing_to_do_loads_no_renderer(library, tmp_path):
+    for path in library.root.glob("content/topics/*/locales/*.po"):
+        if path.stem != "es":
+            drop_locale(library, path.stem)
+    out = tmp_path / "out"
+    env = dict(os.environ, NKHANDOUT_ROOT=str(library.root))
+    command = [sys.executable, "-m", "nkhandout", "build", "--all", "--out", str(out)]
+    first = subprocess.run(command, env=env, capture_output=True, text=True)
+    assert "built 4, up to date 0" in first.stdout, first.stderr  # two topics, en and es
+    probe = ("import sys\nfrom nkhandout.cli import main\n"
+             f"try:\n    main({command[3:]!r})\nexcept SystemExit:\n    pass\n"
+             "print('LOADED', sorted(m for m in ('weasyprint', 'babel', 'jinja2', 'polib', 'fontTools')"
+             " if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert "built 0, up to date 4" in result.stdout, result.stderr
+    assert "LOADED []" in result.stdout
+
+
+def test_package_versions_are_those_importlib_metadata_gives():
+    from importlib import metadata
+
+    from nkhandout import incremental
+
+    assert incremental.package_versions() == {name: metadata.version(name) for name in incremental.PACKAGES}
