@@ -479,7 +479,9 @@ def _build(project, todo, result, out, options, only_complete, jobs, log, progre
         else:
             result.failures.append(value)
 
-    import weasyprint  # noqa: F401  (imported once, before the workers fork)
+    from . import workarounds
+
+    workarounds.load_weasyprint()  # imported once, before the workers fork
 
     pool = _Pool(context, todo, workers, timeout)
     try:

@@ -2,8 +2,9 @@
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import cast
 
-from . import build as builder, clinic as clinic_lib, glossary, locales, render
+from . import build as builder, clinic as clinic_lib, glossary, locales, render, workarounds
 from .catalog import Stats
 from .clinic import Clinic
 from .errors import HandoutError
@@ -119,6 +120,26 @@ def check_locale(inputs: builder.Inputs, renderer: render.Renderer, code: str, p
     return report
 
 
+class _LazyRenderer:
+    """A render.Renderer made when first used, WeasyPrint imported then."""
+
+    def __init__(self, project, manifest):
+        self._args, self._renderer = (project, manifest), None
+
+    def __getattr__(self, name):
+        if self._renderer is None:
+            workarounds.load_weasyprint()
+            self._renderer = render.Renderer(*self._args)
+        return getattr(self._renderer, name)
+
+
+def lazy_renderer(project: Project, manifest) -> render.Renderer:
+    """A Renderer made (and WeasyPrint imported, the quick way) only when a
+    page is laid out: a locale with problems, or whose fit is remembered
+    (fitcache), needs none."""
+    return cast(render.Renderer, _LazyRenderer(project, manifest))
+
+
 def _check_fits(inputs, renderer, code, combos, clinic, report, where):
     """Lay ``code`` out on each (paper, clinic) of ``combos``; fill ``report``."""
     project = inputs.project
@@ -209,7 +230,7 @@ def run(project: Project, codes: Iterable[str], paper: str = "auto", layout: boo
     the one ``papers`` gives the code), without a clinic box and with
     ``clinic`` (default: the example clinic)."""
     inputs = builder.load_inputs(project)
-    renderer = render.Renderer(project, inputs.manifest)
+    renderer = lazy_renderer(project, inputs.manifest)
     papers = papers or {}
     box = clinic if clinic is not None else example_clinic(project)
     return [check_locale(inputs, renderer, code, papers.get(code, paper), layout, clinic,

@@ -455,21 +455,6 @@ def locales_(project, fmt, no_layout, topic_names):
         click.echo(click.style(line, fg=colour))
 
 
-class _LazyRenderer:
-    """A Renderer made when first used: a `locales` whose fits are all
-    remembered (fitcache) never imports WeasyPrint."""
-
-    def __init__(self, project, manifest):
-        self._args, self._renderer = (project, manifest), None
-
-    def __getattr__(self, name):
-        if self._renderer is None:
-            from .render import Renderer
-
-            self._renderer = Renderer(*self._args)
-        return getattr(self._renderer, name)
-
-
 @dataclasses.dataclass(frozen=True)
 class _LocaleJob:
     """One row of `locales` to compute in a worker (batch._Pool's job)."""
@@ -486,8 +471,10 @@ class _LocaleWorker:
         self.work, self.renderer = work, None
 
     def __call__(self, job):
+        from . import check as checker
+
         bound, inputs, box, cache, code = self.work[job.index]
-        self.renderer = self.renderer or _LazyRenderer(bound, inputs.manifest)
+        self.renderer = self.renderer or checker.lazy_renderer(bound, inputs.manifest)
         try:
             return ("ok", _locale_row(bound, inputs, self.renderer, code, False, box, cache))
         except HandoutError as error:
@@ -506,7 +493,7 @@ def _locale_rows(work, no_layout):
 
     if not work:
         return []
-    renderer = _LazyRenderer(work[0][0], work[0][1].manifest)
+    renderer = checker.lazy_renderer(work[0][0], work[0][1].manifest)  # a remembered fit needs none
     rows: list = [None] * len(work)
     todo = []
     if not no_layout:
@@ -515,7 +502,9 @@ def _locale_rows(work, no_layout):
                 todo.append(_LocaleJob(index, code))
     workers = min(os.cpu_count() or 1, len(todo))
     if workers > 1:
-        import weasyprint  # noqa: F401  (imported once, before the workers fork)
+        from . import workarounds
+
+        workarounds.load_weasyprint()  # imported once, before the workers fork
 
         failures = []
 

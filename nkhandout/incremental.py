@@ -97,15 +97,15 @@ def package_versions() -> dict[str, str]:
             break
     versions = {}
     for key, name in wanted.items():
-        version = found.get(key)
-        if version is None:
+        known = found.get(key)
+        if known is None:
             from importlib import metadata
 
             try:
-                version = metadata.version(name)
+                known = metadata.version(name)
             except metadata.PackageNotFoundError:
-                version = "none"
-        versions[name] = version
+                known = "none"
+        versions[name] = known
     return versions
 
 

@@ -147,3 +147,38 @@ def test_package_versions_are_those_importlib_metadata_gives():
     from nkhandout import incremental
 
     assert incremental.package_versions() == {name: metadata.version(name) for name in incremental.PACKAGES}
+
+
+LIBRARIES = """
+import subprocess, sys
+started = []
+real = subprocess.Popen.__init__
+def counting(self, *args, **kwargs):
+    started.append(args[0] if args else kwargs.get("args"))
+    real(self, *args, **kwargs)
+subprocess.Popen.__init__ = counting
+if sys.argv[1] == "quick":
+    from nkhandout import workarounds
+    workarounds.load_weasyprint()
+else:
+    import weasyprint
+from weasyprint.text import ffi
+assert ffi.harfbuzz_subset is not None
+with open("/proc/self/maps") as maps:
+    libraries = sorted({line.split("/")[-1].strip() for line in maps
+                        if any(n in line for n in ("pango", "harfbuzz", "fontconfig", "gobject", "freetype"))})
+print(len(started), " ".join(libraries))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the quick import is for Linux")
+def test_weasyprint_loads_the_same_libraries_without_searching_for_them():
+    def load(how):
+        done = subprocess.run([sys.executable, "-c", LIBRARIES, how], capture_output=True, text=True, cwd=ROOT)
+        assert done.returncode == 0, done.stderr
+        started, libraries = done.stdout.split(" ", 1)
+        return int(started), libraries.split()
+
+    quick, stock = load("quick"), load("stock")
+    assert quick[0] == 0 and stock[0] > 0  # stock WeasyPrint runs ldconfig, gcc and ld to look
+    assert quick[1] == stock[1] and any(name.startswith("libpango-1.0.so") for name in quick[1]), (quick, stock)
