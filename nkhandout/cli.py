@@ -501,7 +501,7 @@ def _locale_rows(work, no_layout):
             if cache.get(cache.key(code, checker.matrix("auto", box)), code) is None:
                 todo.append(_LocaleJob(index, code))
     workers = min(os.cpu_count() or 1, len(todo))
-    if workers > 1:
+    if workers:
         from . import workarounds
 
         workarounds.load_weasyprint()  # imported once, before the workers fork

@@ -25,17 +25,24 @@ def small(project):
 
 
 @pytest.fixture
-def laid_out(monkeypatch):
-    """The codes check lays out in this process, in order."""
-    calls = []
+def laid_out(monkeypatch, tmp_path):
+    """laid_out(): the codes laid out (in any process) since the last call."""
+    log = tmp_path / "laid-out.txt"
     real = check._check_fits
 
     def spy(inputs, renderer, code, *args):
-        calls.append(code)
+        with open(log, "a", encoding="utf-8") as handle:  # the workers are forked from this process
+            handle.write(code + "\n")
         return real(inputs, renderer, code, *args)
 
     monkeypatch.setattr(check, "_check_fits", spy)
-    return calls
+
+    def codes():
+        found = sorted(log.read_text("utf-8").split()) if log.exists() else []
+        log.unlink(missing_ok=True)
+        return found
+
+    return codes
 
 
 def rows(cli):
@@ -57,10 +64,10 @@ def test_a_repeated_locales_lays_out_nothing_and_says_the_same(cli, small, laid_
     fr = next(row for row in first if row["code"] == "fr")
     assert any(p["code"] == "overflow" for p in fr["problems"]), fr
     assert any(f["grew_most"] for f in fr["fit"]), fr
+    assert laid_out() == ["en", "es", "fr"]
     files = {name: (path.stat().st_ino, path.read_bytes()) for name, path in entries(small).items()}
-    laid_out.clear()
     assert rows(cli) == first
-    assert laid_out == []  # nothing laid out
+    assert laid_out() == []  # nothing laid out
     assert {name: (path.stat().st_ino, path.read_bytes()) for name, path in entries(small).items()} == files
 
 
@@ -68,9 +75,9 @@ def test_a_changed_string_lays_out_that_locale_again_and_only_it(cli, small, lai
     rows(cli)
     before = {name: (path.stat().st_ino, json.loads(path.read_bytes())["key"]) for name, path in entries(small).items()}
     lengthen(small, "es", "against.item1", ". " + "Es importante hablarlo con calma. " * 4)
-    laid_out.clear()
+    laid_out()
     changed = rows(cli)
-    assert laid_out == ["es"]
+    assert laid_out() == ["es"]
     after = {name: (path.stat().st_ino, json.loads(path.read_bytes())["key"]) for name, path in entries(small).items()}
     assert after["nk-cells.en.json"] == before["nk-cells.en.json"]
     assert after["nk-cells.fr.json"] == before["nk-cells.fr.json"]
@@ -79,9 +86,8 @@ def test_a_changed_string_lays_out_that_locale_again_and_only_it(cli, small, lai
     assert not es["fits"] and any(p["code"] == "overflow" for p in es["problems"]), es
 
 
-def test_a_damaged_foreign_or_linked_entry_is_ignored_and_computed_again(cli, small, laid_out, tmp_path, monkeypatch):
+def test_a_damaged_foreign_or_linked_entry_is_ignored_and_computed_again(cli, small, laid_out, tmp_path):
     first = rows(cli)
-    monkeypatch.setattr(os, "cpu_count", lambda: 1)  # lay out here, where laid_out sees it
     found = entries(small)
     es, fr, en = (found[f"nk-cells.{code}.json"] for code in ("es", "fr", "en"))
     fr_entry = json.loads(fr.read_bytes())
@@ -93,19 +99,18 @@ def test_a_damaged_foreign_or_linked_entry_is_ignored_and_computed_again(cli, sm
     planted.write_text(json.dumps(lie), "utf-8")
     en.unlink()
     en.symlink_to(planted)  # right key, wrong numbers, and a link: never read
-    laid_out.clear()
+    laid_out()
     assert rows(cli) == first
-    assert sorted(laid_out) == ["en", "es", "fr"]
+    assert laid_out() == ["en", "es", "fr"]
     assert not en.is_symlink() and json.loads(planted.read_text("utf-8"))["fits"][0]["spare_mm"] == 999.0
     assert json.loads(fr.read_bytes()) == fr_entry
     bad = dict(fr_entry, fits=[dict(fr_entry["fits"][0], spare_mm="NaN")])
     fr.write_text(json.dumps(bad), "utf-8")  # the right key, but not a fit
-    laid_out.clear()
-    assert rows(cli) == first and laid_out == ["fr"]
+    assert rows(cli) == first and laid_out() == ["fr"]
 
 
-def test_fits_laid_out_on_every_core_equal_those_laid_out_in_one_process(cli, small, monkeypatch):
-    parallel = rows(cli)  # three locales to lay out: the workers (one per core, here at least two)
+def test_fits_laid_out_on_every_core_equal_those_laid_out_by_one_worker(cli, small, monkeypatch):
+    parallel = rows(cli)  # three locales to lay out: one worker per core (two here)
     for path in entries(small).values():
         path.unlink()
     monkeypatch.setattr(os, "cpu_count", lambda: 1)
