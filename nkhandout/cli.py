@@ -484,22 +484,31 @@ class _LocaleWorker:
                 f"the renderer failed: {type(error).__name__}: {str(error)[:160]}", f"locale {code}")))
 
 
+class _NeedsLayout(Exception):
+    """A row of `locales` needs a page laid out (its fit is not remembered)."""
+
+
+class _NoRenderer:
+    """The renderer the parent process computes rows with: using it means a
+    layout, which is left to the workers."""
+
+    def __getattr__(self, name):
+        raise _NeedsLayout(name)
+
+
 def _locale_rows(work, no_layout):
     """The rows of `locales` for ``work`` ((project, inputs, clinic box, FitCache,
-    code) each), in order. Fits remembered from the same inputs are reused;
-    the others are laid out on every core (batch's worker processes, with its
-    time limit)."""
-    from . import check as checker
-
-    if not work:
-        return []
-    renderer = checker.lazy_renderer(work[0][0], work[0][1].manifest)  # a remembered fit needs none
+    code) each), in order. Each is computed here, with its fits remembered
+    from the same inputs; those that need a page laid out are computed again
+    on every core (batch's worker processes, with its time limit), which
+    inherit the catalogs read here."""
     rows: list = [None] * len(work)
     todo = []
-    if not no_layout:
-        for index, (_bound, _inputs, box, cache, code) in enumerate(work):
-            if cache.get(cache.key(code, checker.matrix("auto", box)), code) is None:
-                todo.append(_LocaleJob(index, code))
+    for index, (bound, inputs, box, cache, code) in enumerate(work):
+        try:
+            rows[index] = _locale_row(bound, inputs, _NoRenderer(), code, no_layout, box, cache)
+        except _NeedsLayout:
+            todo.append(_LocaleJob(index, code))
     workers = min(os.cpu_count() or 1, len(todo))
     if workers:
         from . import workarounds
@@ -525,9 +534,6 @@ def _locale_rows(work, no_layout):
             error = failure.error
             raise HandoutError(f"{work[job.index][0].topic_name} {job.code}: {error.message}", error.where,
                                error.hint)
-    for index, (bound, inputs, box, cache, code) in enumerate(work):
-        if rows[index] is None:
-            rows[index] = _locale_row(bound, inputs, renderer, code, no_layout, box, cache)
     return rows
 
 

@@ -31,9 +31,10 @@ def laid_out(monkeypatch, tmp_path):
     real = check._check_fits
 
     def spy(inputs, renderer, code, *args):
+        done = real(inputs, renderer, code, *args)  # a process that may not lay out raises here
         with open(log, "a", encoding="utf-8") as handle:  # the workers are forked from this process
             handle.write(code + "\n")
-        return real(inputs, renderer, code, *args)
+        return done
 
     monkeypatch.setattr(check, "_check_fits", spy)
 
@@ -118,13 +119,15 @@ def test_fits_laid_out_on_every_core_equal_those_laid_out_by_one_worker(cli, sma
 
 
 def test_locales_with_every_fit_remembered_loads_no_renderer(small):
+    lengthen(small, "fr", "for.item1", " [@yamada2001]")  # a problem: fr is not laid out at all
     env = dict(os.environ, NKHANDOUT_ROOT=str(small.root))
     subprocess.run([sys.executable, "-m", "nkhandout", "locales"], check=True, env=env, capture_output=True)
     probe = ("import sys\nfrom nkhandout.cli import main\n"
              "try:\n    main(['locales', '--format', 'json'])\nexcept SystemExit:\n    pass\n"
              "print('LOADED', sorted(m for m in ('weasyprint',) if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, cwd=ROOT)
-    assert '"code": "fr"' in result.stdout, result.stderr
+    fr = next(row for row in json.loads(result.stdout.rsplit("LOADED", 1)[0]) if row["code"] == "fr")
+    assert [p["code"] for p in fr["problems"]] == ["markers"] and fr["fit"] == []
     assert "LOADED []" in result.stdout
 
 
