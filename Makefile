@@ -49,7 +49,10 @@ lint: python
 	$(BIN)/ruff check nkhandout tests benchmarks setup.py
 	$(BIN)/mypy nkhandout
 
+# The modules compiled first, as pip does when it installs a package: with
+# PYTHONDONTWRITEBYTECODE set, the checkout's would be compiled at every start.
 bench: setup
+	$(BIN)/python -m compileall -q nkhandout
 	$(BIN)/python benchmarks/bench.py
 
 clean:

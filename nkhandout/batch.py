@@ -6,9 +6,11 @@ WeasyPrint.
 """
 
 # Lazy imports: build and render (Babel, Jinja2, WeasyPrint) and weasyprint
-# itself, only where a handout is made; everything else is imported here.
+# itself, only where a handout is made; clinic, only where a profile is read;
+# multiprocessing and ctypes, only where workers start. A build with nothing
+# to do imports none of them.
 import collections
-import ctypes
+import functools
 import math
 import os
 import re
@@ -18,14 +20,15 @@ import time
 import tomllib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from multiprocessing import Pipe
-from multiprocessing.connection import Connection, wait
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from . import clinic as clinic_lib, files, fonts, incremental
-from .content import MAX_SOURCE_BYTES, parse_toml
+from . import files, fonts, incremental
 from .errors import HandoutError, UsageError
-from .project import Project, read_limited
+from .project import MAX_SOURCE_BYTES, Project, read_limited
+
+if TYPE_CHECKING:
+    from . import clinic as clinic_lib
 
 
 @dataclass(frozen=True)
@@ -89,9 +92,18 @@ def handout_name(project: Project) -> str | None:
     try:
         where = project.relative(project.source_file)
         raw = read_limited(project.source_file, MAX_SOURCE_BYTES, where, project.content_dir)
-        name = parse_toml(raw.decode("utf-8"), where)["meta"]["name"]
-    except (HandoutError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError,
-            ValueError, RecursionError):
+    except HandoutError:
+        return None
+    return _name_in(raw)
+
+
+@functools.lru_cache(maxsize=16)
+def _name_in(raw: bytes) -> str | None:
+    """meta.name of a topic's handout.toml (read on each call, parsed once
+    per content); None for anything else (the build reports it)."""
+    try:
+        name = tomllib.loads(raw.decode("utf-8"))["meta"]["name"]
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError, RecursionError):
         return None
     return name if isinstance(name, str) and re.fullmatch(r"[a-z0-9][a-z0-9-]{0,80}", name) else None
 
@@ -134,7 +146,7 @@ def clinic_files(paths: Iterable[Path | str]) -> list[Path]:
 
 
 def clinic_folders(out: Path | str, clinic_paths: Iterable[Path | str]
-                   ) -> Iterator[tuple[Path, str, clinic_lib.Clinic | HandoutError | None]]:
+                   ) -> Iterator[tuple[Path, str, "clinic_lib.Clinic | HandoutError | None"]]:
     """(folder, slug, Clinic or the HandoutError that refuses it) for each
     profile, each read once; (out, "", None) when there are none."""
     paths = clinic_files(clinic_paths)
@@ -145,11 +157,12 @@ def clinic_folders(out: Path | str, clinic_paths: Iterable[Path | str]
         yield Path(out) / clinic_slug(path), clinic_slug(path), clinic
 
 
-def load_clinics(paths: Iterable[Path]) -> dict[Path, clinic_lib.Clinic | HandoutError]:
+def load_clinics(paths: Iterable[Path]) -> "dict[Path, clinic_lib.Clinic | HandoutError]":
     """{path: Clinic, or the HandoutError that refuses it}: each profile is
     read and validated once; a bad one fails only its own handouts."""
     if not paths:
         return {}
+    from . import clinic as clinic_lib
     loaded: dict[Path, clinic_lib.Clinic | HandoutError] = {}
     for path in paths:
         try:
@@ -191,7 +204,7 @@ def outdated_path(target: Path | str) -> Path:
     return Path(target).with_name(Path(target).name[: -len(".pdf")] + OUTDATED)
 
 
-def plan(project: Project, codes: Iterable[str], out: Path, clinics: dict[Path, clinic_lib.Clinic | HandoutError],
+def plan(project: Project, codes: Iterable[str], out: Path, clinics: "dict[Path, clinic_lib.Clinic | HandoutError]",
          options: tuple[tuple[str, object], ...]) -> list[Job]:
     """One Job per (clinic, locale), with its target and input hash.
 
@@ -476,7 +489,9 @@ def _build(project, todo, result, out, options, only_complete, jobs, log, progre
         else:
             failed.append((planned_at[id(job)], value))
 
-    import weasyprint  # noqa: F401  (imported once, before the workers fork)
+    from . import workarounds
+
+    workarounds.load_weasyprint()  # imported once, before the workers fork
 
     from . import render
 
@@ -504,14 +519,17 @@ class _Pool:
     raised inside it, so an alarm in the worker cannot be trusted). Workers
     ignore Ctrl-C (the parent stops them) and die with the parent."""
 
-    def __init__(self, context, todo, size, timeout):
+    def __init__(self, context, todo, size, timeout, worker=None):
         self.context, self.todo = context, todo
         self.size, self.timeout = size, timeout
+        self.worker = worker or _Worker  # made in each worker from ``context``; called with each job
         self.workers = {}  # pid -> [connection, job index or None, deadline]
         self.last_code: dict = {}  # pid -> the locale of the last job it was given
         self.killed = False
 
     def _spawn(self):
+        from multiprocessing import Pipe
+
         mine, theirs = Pipe()
         parent = os.getpid()
         blocked = {signal.SIGINT, signal.SIGTERM}
@@ -534,7 +552,7 @@ class _Pool:
                     signal.signal(signal.SIGTERM, signal.SIG_DFL)
                     signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
                     _die_with_parent(parent)
-                    worker = _Worker(self.context)
+                    worker = self.worker(self.context)
                     while True:
                         index = theirs.recv()
                         if index is None:
@@ -566,6 +584,8 @@ class _Pool:
         return index
 
     def run(self, report):
+        from multiprocessing.connection import Connection, wait
+
         pending: dict = {}  # locale -> its jobs' indexes, in order
         for index, job in enumerate(self.todo):
             pending.setdefault(job.code, collections.deque()).append(index)
@@ -656,6 +676,8 @@ def _reap(pid, block):
 
 def _die_with_parent(parent):
     """Make sure a worker never outlives the build that started it."""
+    import ctypes
+
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         if libc.prctl(1, signal.SIGKILL, 0, 0, 0) != 0:  # PR_SET_PDEATHSIG

@@ -2,11 +2,13 @@
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import cast
 
-from . import build as builder, clinic as clinic_lib, glossary, locales, render
+from . import build as builder, clinic as clinic_lib, glossary, locales, render, workarounds
 from .catalog import Stats
 from .clinic import Clinic
 from .errors import HandoutError
+from .fitcache import FitCache
 from .locales import SOURCE_LOCALE
 from .project import Project
 
@@ -49,11 +51,14 @@ class Report:
 
 
 def check_locale(inputs: builder.Inputs, renderer: render.Renderer, code: str, paper: str = "auto", layout: bool = True,
-                 clinic: Clinic | None = None, matrix: list[tuple[str, Clinic | None]] | None = None) -> Report:
+                 clinic: Clinic | None = None, matrix: list[tuple[str, Clinic | None]] | None = None,
+                 fit_cache: FitCache | None = None) -> Report:
     """Everything wrong with ``code``; fills a Report.
 
     The fit is checked on ``paper`` with ``clinic`` or, given ``matrix``,
-    on each (paper, clinic or None) of it."""
+    on each (paper, clinic or None) of it. With ``fit_cache``, a fit
+    computed before from the same inputs is taken from it (``renderer`` is
+    then not used), and a new one is stored in it."""
     project = inputs.project
     report = Report(code, [])
     path = project.catalog_file(code) if code != SOURCE_LOCALE else None
@@ -93,20 +98,60 @@ def check_locale(inputs: builder.Inputs, renderer: render.Renderer, code: str, p
         except HandoutError as error:
             report.problems.append(Problem(error.where, f"{error.message} ({error.hint})"))
     if layout and not report.problems:
-        for combo_paper, combo_clinic in matrix or [(report.paper, clinic)]:
-            if combo_clinic is not None and combo_clinic is not clinic:
-                try:
-                    clinic_lib.check_glyphs(combo_clinic, inputs.manifest, project.fonts_dir, code)
-                except HandoutError as error:
-                    report.problems.append(Problem(error.where, f"{error.message} ({error.hint})"))
-                    continue
-            if not _check_fit(inputs, renderer, code, combo_paper, combo_clinic, report, where):
-                break
+        combos = matrix or [(report.paper, clinic)]
+        key = fit_cache.key(code, combos) if fit_cache is not None else None
+        entry = fit_cache.get(key, code) if fit_cache is not None and key is not None else None
+        if entry is not None:
+            report.fit_table += [Fit(f["paper"], f["clinic"], f["spare_mm"], f["fits"],
+                                     tuple(f["grown"]) if f["grown"] is not None else None) for f in entry["fits"]]
+            report.problems += [Problem(at, message) for at, message in entry["problems"]]
+        else:
+            known = len(report.problems)
+            _check_fits(inputs, renderer, code, combos, clinic, report, where)
+            if fit_cache is not None and key is not None:
+                fit_cache.put(key, code, [{"paper": f.paper, "clinic": f.clinic, "spare_mm": f.spare_mm, "fits": f.fits,
+                                           "grown": list(f.grown) if f.grown is not None else None}
+                                          for f in report.fit_table],
+                              [(p.where, p.message) for p in report.problems[known:]])
         report.fit_table.sort(key=lambda f: (f.paper, f.clinic))  # A4, A4 with clinic, Letter, ...
         report.fits = all(f.fits for f in report.fit_table) if report.fit_table else None
         if report.fit_table:
             report.overflow_mm = -min(f.spare_mm for f in report.fit_table)
     return report
+
+
+class _LazyRenderer:
+    """A render.Renderer made when first used, WeasyPrint imported then."""
+
+    def __init__(self, project, manifest):
+        self._args, self._renderer = (project, manifest), None
+
+    def __getattr__(self, name):
+        if self._renderer is None:
+            workarounds.load_weasyprint()
+            self._renderer = render.Renderer(*self._args)
+        return getattr(self._renderer, name)
+
+
+def lazy_renderer(project: Project, manifest) -> render.Renderer:
+    """A Renderer made (and WeasyPrint imported, the quick way) only when a
+    page is laid out: a locale with problems, or whose fit is remembered
+    (fitcache), needs none."""
+    return cast(render.Renderer, _LazyRenderer(project, manifest))
+
+
+def _check_fits(inputs, renderer, code, combos, clinic, report, where):
+    """Lay ``code`` out on each (paper, clinic) of ``combos``; fill ``report``."""
+    project = inputs.project
+    for combo_paper, combo_clinic in combos:
+        if combo_clinic is not None and combo_clinic is not clinic:
+            try:
+                clinic_lib.check_glyphs(combo_clinic, inputs.manifest, project.fonts_dir, code)
+            except HandoutError as error:
+                report.problems.append(Problem(error.where, f"{error.message} ({error.hint})"))
+                continue
+        if not _check_fit(inputs, renderer, code, combo_paper, combo_clinic, report, where):
+            break
 
 
 def _check_fit(inputs, renderer, code, paper, clinic, report, where):
@@ -185,7 +230,7 @@ def run(project: Project, codes: Iterable[str], paper: str = "auto", layout: boo
     the one ``papers`` gives the code), without a clinic box and with
     ``clinic`` (default: the example clinic)."""
     inputs = builder.load_inputs(project)
-    renderer = render.Renderer(project, inputs.manifest)
+    renderer = lazy_renderer(project, inputs.manifest)
     papers = papers or {}
     box = clinic if clinic is not None else example_clinic(project)
     return [check_locale(inputs, renderer, code, papers.get(code, paper), layout, clinic,

@@ -2,16 +2,18 @@
 
 # Lazy imports: the commands' heavy modules (build, check, render, translate,
 # locales, htmlout, largeprint, site, web; through them Babel, Jinja2 and
-# WeasyPrint) are imported inside the commands that use them, so that a build
-# with nothing to do (batch, incremental, files, fonts, project) imports none.
+# WeasyPrint) and those a build with nothing to do does not need (clinic,
+# scaffold) are imported inside the commands that use them, so that such a
+# build (batch, incremental, files, fonts, project) imports none.
 import dataclasses
 import json
+import os
 import sys
 import unicodedata
 
 import click
 
-from . import batch, clinic as clinic_lib, fonts as font_lib, scaffold
+from . import batch, fonts as font_lib
 from .errors import HandoutError, UnknownLocale, UsageError
 from .incremental import candidate_codes
 from .project import Project
@@ -273,6 +275,8 @@ def _load_clinics(paths):
     if not paths:
         return None
 
+    from . import clinic as clinic_lib
+
     return [clinic_lib.load(path) for path in batch.clinic_files(paths)]
 
 
@@ -421,15 +425,15 @@ def locales_(project, fmt, no_layout, topic_names):
       nkhandout locales --topic progesterone --format json
     """
     from . import build as builder, check as checker
-    from .render import Renderer
+    from .fitcache import FitCache
 
-    rows, renderer = [], None
+    work = []
     for bound in _topics(project, topic_names):
         inputs = builder.load_inputs(bound)
-        renderer = renderer or Renderer(bound, inputs.manifest)
         box = checker.example_clinic(bound)
-        for code in builder.available(bound):
-            rows.append(_locale_row(bound, inputs, renderer, code, no_layout, box))
+        cache = FitCache(bound)
+        work += [(bound, inputs, box, cache, code) for code in builder.available(bound)]
+    rows = _locale_rows(work, no_layout)
     if fmt == "json":
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
@@ -451,12 +455,94 @@ def locales_(project, fmt, no_layout, topic_names):
         click.echo(click.style(line, fg=colour))
 
 
-def _locale_row(project, inputs, renderer, code, no_layout, box):
+@dataclasses.dataclass(frozen=True)
+class _LocaleJob:
+    """One row of `locales` to compute in a worker (batch._Pool's job)."""
+
+    index: int
+    code: str
+    clinic_path: None = None
+
+
+class _LocaleWorker:
+    """A `locales` worker process: lays out the rows whose fit is not remembered."""
+
+    def __init__(self, work):
+        self.work, self.renderer = work, None
+
+    def __call__(self, job):
+        from . import check as checker
+
+        bound, inputs, box, cache, code = self.work[job.index]
+        self.renderer = self.renderer or checker.lazy_renderer(bound, inputs.manifest)
+        try:
+            return ("ok", _locale_row(bound, inputs, self.renderer, code, False, box, cache))
+        except HandoutError as error:
+            return ("fail", batch._failure(job, error))
+        except Exception as error:  # a bug, or something the renderer choked on
+            return ("fail", batch._failure(job, HandoutError(
+                f"the renderer failed: {type(error).__name__}: {str(error)[:160]}", f"locale {code}")))
+
+
+class _NeedsLayout(Exception):
+    """A row of `locales` needs a page laid out (its fit is not remembered)."""
+
+
+class _NoRenderer:
+    """The renderer the parent process computes rows with: using it means a
+    layout, which is left to the workers."""
+
+    def __getattr__(self, name):
+        raise _NeedsLayout(name)
+
+
+def _locale_rows(work, no_layout):
+    """The rows of `locales` for ``work`` ((project, inputs, clinic box, FitCache,
+    code) each), in order. Each is computed here, with its fits remembered
+    from the same inputs; those that need a page laid out are computed again
+    on every core (batch's worker processes, with its time limit), which
+    inherit the catalogs read here."""
+    rows: list = [None] * len(work)
+    todo = []
+    for index, (bound, inputs, box, cache, code) in enumerate(work):
+        try:
+            rows[index] = _locale_row(bound, inputs, _NoRenderer(), code, no_layout, box, cache)
+        except _NeedsLayout:
+            todo.append(_LocaleJob(index, code))
+    workers = min(os.cpu_count() or 1, len(todo))
+    if workers:
+        from . import workarounds
+
+        workarounds.load_weasyprint()  # imported once, before the workers fork
+
+        failures = []
+
+        def report(_done, job, status, value):
+            if status == "ok":
+                rows[job.index] = value
+            else:
+                failures.append((job, value))
+
+        pool = batch._Pool(work, todo, workers, batch.timeout_seconds(), worker=_LocaleWorker)
+        with batch._signals():
+            try:
+                pool.run(report)
+            finally:
+                pool.stop()
+        if failures:
+            job, failure = min(failures, key=lambda item: item[0].index)
+            error = failure.error
+            raise HandoutError(f"{work[job.index][0].topic_name} {job.code}: {error.message}", error.where,
+                               error.hint)
+    return rows
+
+
+def _locale_row(project, inputs, renderer, code, no_layout, box, cache=None):
     """One row of `locales`: what a translator or maintainer needs to know."""
     from . import check as checker, locales as locale_lib
 
     report = checker.check_locale(inputs, renderer, code, layout=not no_layout,
-                                  matrix=checker.matrix("auto", box))
+                                  matrix=checker.matrix("auto", box), fit_cache=cache)
     stats = report.stats
     info = locale_lib.info(code)
     review = report.review or {}
@@ -618,6 +704,8 @@ def init(folder):
       nkhandout init clinic-handouts
       cd clinic-handouts && nkhandout fonts && nkhandout build --lang es
     """
+    from . import scaffold
+
     made = scaffold.init_project(folder)
     click.echo(f"created the project {made}: `cd {folder}`, then `nkhandout fonts` (once) and "
                "`nkhandout build --all`")
@@ -634,6 +722,8 @@ def init_topic(project, name):
     Example:
       nkhandout init-topic vitamin-d
     """
+    from . import scaffold
+
     folder = scaffold.init_topic(project, name)
     click.echo(f"created {project.relative(folder)}: write its handout.toml and references.json, "
                "then run `nkhandout update`")

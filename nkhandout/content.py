@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import HandoutError
-from .project import read_utf8
+from .project import MAX_SOURCE_BYTES, read_utf8
 
-MAX_SOURCE_BYTES = 256 * 1024
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 _SECTION_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 VALUE_KINDS = ("integer", "percent")

@@ -4,7 +4,6 @@
 # through here, so this module must never import Babel, Jinja2 or WeasyPrint.
 import fcntl
 import os
-import secrets
 import stat
 import time
 from pathlib import Path
@@ -41,7 +40,7 @@ def write_atomic(path: Path | str, data: bytes, mode: int = 0o644) -> None:
     path = Path(path)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
     for _attempt in range(100):
-        temp = path.parent / f".{path.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
+        temp = path.parent / f".{path.name}.{os.urandom(4).hex()}{TEMP_SUFFIX}"
         try:
             fd = os.open(temp, flags, 0o600)
             break

@@ -17,6 +17,7 @@ anywhere in the translation, in any case, so a stem common to every
 inflected form ("кортикостероид") covers them all.
 """
 
+import functools
 import re
 import tomllib
 from dataclasses import dataclass
@@ -40,12 +41,18 @@ class Term:
     line: int
 
     def in_english(self, text: str) -> bool:
-        pattern = r"(?<![\w-])" + r"\s+".join(map(re.escape, self.english.split())) + r"(?:e?s)?(?![\w-])"
-        return re.search(pattern, text, re.IGNORECASE) is not None
+        return _english_pattern(self.english).search(text) is not None
 
     def in_translation(self, text: str) -> bool:
         folded = text.casefold()
         return any(form.casefold() in folded for form in self.forms)
+
+
+@functools.lru_cache(maxsize=1024)
+def _english_pattern(english: str) -> re.Pattern:
+    """The term ``english`` as a whole word or words, any case, plural too."""
+    pattern = r"(?<![\w-])" + r"\s+".join(map(re.escape, english.split())) + r"(?:e?s)?(?![\w-])"
+    return re.compile(pattern, re.IGNORECASE)
 
 
 def path_for(project: Project, code: str) -> Path:

@@ -6,23 +6,29 @@ OUT/.nkhandout/<pdf name>.json, holding the hash of every input that shapes
 it and the hash of the PDF itself.
 """
 
-# No lazy imports: the standard library and the light modules (clinic, files,
-# fonts, project) only; Babel, Jinja2, WeasyPrint and the modules that import
-# them must never be imported here, since this decides whether to build at all.
+# Lazy imports: clinic (only when a profile is hashed) and importlib.metadata
+# (only for a package without a NAME-VERSION.dist-info folder). Otherwise the
+# standard library and the light modules (files, fonts, project) only; Babel,
+# Jinja2, WeasyPrint and the modules that import them must never be imported
+# here, since this decides whether to build at all.
 import dataclasses
+import functools
 import hashlib
 import json
 import os
 import re
 import stat
+import sys
 from collections.abc import Iterable
-from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .clinic import Clinic, load as load_clinic
 from .files import private_folder, read_regular, write_atomic
 from .fonts import digests
 from .project import Project, read_nonblocking
+
+if TYPE_CHECKING:
+    from .clinic import Clinic
 
 STAMP_DIR = ".nkhandout"
 PACKAGES = ("nkhandout", "weasyprint", "pydyf", "babel", "jinja2", "fonttools", "segno", "tinycss2", "cssselect2")
@@ -50,18 +56,66 @@ def _file_digest(digest, path):
         digest.update(b"<missing>")
 
 
-def shared_hash(project: Project) -> str:
-    """Hash of what every handout of ``project``'s topic depends on."""
-    root, fonts_dir = Path(project.root), project.fonts_dir
-    digest = hashlib.sha256(b"nkhandout-inputs-2")
+@functools.cache
+def _code_hash() -> str:
+    """Hash of nkhandout's own modules, read once per process (the code that
+    runs is the code that was imported)."""
+    digest = hashlib.sha256()
     package = Path(__file__).resolve().parent
     for path in sorted(package.glob("*.py")):
         _file_digest(digest, path)
-    for name in PACKAGES:
+    return digest.hexdigest()
+
+
+def _normal(name):
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+@functools.cache
+def package_versions() -> dict[str, str]:
+    """{name: version} of PACKAGES, looked up once per process.
+
+    The version is read from the name of the package's ``NAME-VERSION.dist-info``
+    folder, the first found along sys.path as importlib.metadata searches it
+    (which is not imported: it costs more than the rest of a build with
+    nothing to do); a package installed otherwise (an .egg-info) is asked of
+    importlib.metadata."""
+    wanted = {_normal(name): name for name in PACKAGES}
+    found: dict[str, str | None] = {}
+    for entry in sys.path:
         try:
-            digest.update(f"{name}={metadata.version(name)}".encode())
-        except metadata.PackageNotFoundError:
-            digest.update(f"{name}=none".encode())
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for item in names:
+            if item.endswith((".dist-info", ".egg-info")):
+                name, _, version = item.rpartition(".")[0].partition("-")
+                key = _normal(name)
+                if key in wanted and key not in found:
+                    found[key] = version if item.endswith(".dist-info") and version else None
+        if len(found) == len(wanted):
+            break
+    versions = {}
+    for key, name in wanted.items():
+        known = found.get(key)
+        if known is None:
+            from importlib import metadata
+
+            try:
+                known = metadata.version(name)
+            except metadata.PackageNotFoundError:
+                known = "none"
+        versions[name] = known
+    return versions
+
+
+def shared_hash(project: Project) -> str:
+    """Hash of what every handout of ``project``'s topic depends on."""
+    root, fonts_dir = Path(project.root), project.fonts_dir
+    digest = hashlib.sha256(b"nkhandout-inputs-3")
+    digest.update(_code_hash().encode())
+    for name, version in package_versions().items():
+        digest.update(f"{name}={version}".encode())
     for path in (project.source_file, project.references_file):
         _file_digest(digest, path)
     templates = root / "templates"
@@ -95,7 +149,7 @@ def candidate_codes(project: Project) -> list[str]:
     return sorted(codes)
 
 
-def input_hash(project: Project, code: str, clinic: Clinic | Path | str | None = None,
+def input_hash(project: Project, code: str, clinic: "Clinic | Path | str | None" = None,
                options: Iterable[tuple[str, object]] = (), shared: str | None = None) -> str:
     """The hash of every input that shapes the handout for ``code``;
     ``clinic`` is a validated clinic profile (clinic.load()).
@@ -108,6 +162,8 @@ def input_hash(project: Project, code: str, clinic: Clinic | Path | str | None =
         _file_digest(digest, project.labels_file(code))
         _file_digest(digest, project.catalog_file(code))
     if clinic is not None:
+        from .clinic import Clinic, load as load_clinic
+
         if not isinstance(clinic, Clinic):  # a profile's path: read and validate it first
             clinic = load_clinic(clinic)
         # The validated profile as the loader read it (logo included, as the

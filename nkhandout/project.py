@@ -10,6 +10,8 @@ from pathlib import Path
 
 from .errors import HandoutError, UsageError
 
+MAX_SOURCE_BYTES = 256 * 1024  # a topic's handout.toml
+
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 # A project is marked by this file (its settings may grow), or by having both
 # content/ and templates/ (the layout of a checkout of nkhandout itself).

@@ -24,6 +24,7 @@ GITIGNORE = """\
 handouts/*
 !handouts/.gitkeep
 .nkhandout/
+.nkhandout-cache/
 # Installed by `nkhandout fonts` from Debian's packages
 templates/fonts/
 """

@@ -14,6 +14,7 @@ numbers are read by a faster length parser: both for speed, same output.
 """
 
 import io
+import sys
 import unicodedata
 import zlib
 from hashlib import md5
@@ -38,10 +39,46 @@ def check_version(version: str) -> None:
             hint="install the version pinned in constraints.txt (make setup)")
 
 
+def load_weasyprint() -> Any:
+    """Import WeasyPrint (once per process) without its search for its
+    libraries under other names.
+
+    WeasyPrint 70 tries several spellings of each library (libpango-1.0-0,
+    pango-1.0-0, pango-1.0, libpango-1.0.so.0, ...); cffi hands each one it
+    cannot open as such to ctypes.util.find_library, which runs ldconfig, gcc
+    and ld: about 50 processes, 0.15 s of CPU and more of wall time, at every
+    cold start. On Linux the soname spellings (libpango-1.0.so.0) open
+    directly, through the same loader cache find_library reads, so the search
+    finds nothing they would not; elsewhere, or if the import fails without
+    it, WeasyPrint is imported as it is."""
+    if "weasyprint" in sys.modules:
+        return sys.modules["weasyprint"]
+    if sys.platform.startswith("linux"):
+        import ctypes.util
+
+        search = ctypes.util.find_library
+        ctypes.util.find_library = _not_searched
+        try:
+            import weasyprint
+
+            return weasyprint
+        except (ImportError, OSError):
+            pass  # imported again below, with the search
+        finally:
+            ctypes.util.find_library = search
+    import weasyprint
+
+    return weasyprint
+
+
+def _not_searched(name: str) -> None:
+    return None
+
+
 def install(manifest: Any = None) -> None:
     """Install the patches once per process (WeasyPrint imported here);
     ``manifest`` (fonts.toml) says which locales get whole-line text."""
-    import weasyprint
+    weasyprint = load_weasyprint()
     from weasyprint.pdf import fonts
 
     check_version(weasyprint.__version__)
