@@ -99,7 +99,9 @@ def _worker_init(root, fonts_dir, topic=None):
     """Start of the worker process: the project (seen through the topic
     served), and WeasyPrint imported."""
     _WORKER["project"] = Project.at(root, fonts_dir, topic=topic)
-    import weasyprint  # noqa: F401  (imported once, here, not per render)
+    from . import workarounds
+
+    workarounds.load_weasyprint()  # imported once, here, not per render
 
 
 def _warm(shared):
