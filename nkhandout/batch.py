@@ -466,12 +466,9 @@ def _build(project, todo, result, out, options, only_complete, jobs, log, progre
             todo.remove(job)
     if not todo:
         return
-    # One locale's handouts for every clinic in a row, so that each worker
-    # lays out a locale's body once and composes its clinics' pages from it
-    # (compose.py). Failures are still reported in the planned order.
+    # The pool hands out one locale's handouts in a row (_Pool._next), so
+    # failures come back out of order: they are reported in the planned one.
     planned_at = {id(job): index for index, job in enumerate(todo)}
-    order = {code: index for index, code in enumerate(dict.fromkeys(job.code for job in todo))}
-    todo.sort(key=lambda job: order[job.code])
     workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
     failed: list = []
 
@@ -573,10 +570,10 @@ class _Pool:
         """The next job for worker ``pid``: another of the locale it built
         last (its body is laid out: compose.py), else one of a locale no
         other worker is building, else the next one."""
-        last = self.last_code.get(pid)
-        busy = {self.todo[w[1]].code for other, w in self.workers.items() if other != pid and w[1] is not None}
-        code = last if pending.get(last) else next((c for c, jobs in pending.items() if jobs and c not in busy),
-                                                     next(c for c, jobs in pending.items() if jobs))
+        code = self.last_code.get(pid)
+        if code not in pending:
+            busy = {self.todo[w[1]].code for other, w in self.workers.items() if other != pid and w[1] is not None}
+            code = next((c for c in pending if c not in busy), next(iter(pending)))
         index = pending[code].popleft()
         if not pending[code]:
             del pending[code]

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from xml.parsers import expat
 
+from .compose import boxes
 from .errors import HandoutError
 from .fonts import Manifest, missing_glyphs
 from .project import read_limited
@@ -523,12 +524,6 @@ PT_PER_MM = 72 / 25.4
 FIT_TOLERANCE_MM = 0.05
 
 
-def _boxes(box):
-    yield box
-    for child in getattr(box, "children", ()):
-        yield from _boxes(child)
-
-
 def _field_of(box):
     element = getattr(box, "element", None)
     return element.get("data-field") if element is not None else None
@@ -549,7 +544,7 @@ def check_box(document: "Document", clinic: Clinic | None, code: str) -> None:
     if clinic is None:
         return
     for page in document.pages:
-        for box in _boxes(page._page_box):
+        for box in boxes(page._page_box):
             element = getattr(box, "element", None)
             if getattr(box, "element_tag", None) != "aside" or element is None \
                     or "clinic" not in element.get("class", "").split():
@@ -557,7 +552,7 @@ def check_box(document: "Document", clinic: Clinic | None, code: str) -> None:
             left = box.content_box_x()
             right = left + box.width
             images = [(b.position_x, b.position_y, b.position_x + b.margin_width(), b.position_y + b.margin_height())
-                      for b in _boxes(box) if getattr(b, "element_tag", None) == "img"]
+                      for b in boxes(box) if getattr(b, "element_tag", None) == "img"]
             worst: dict[str, float] = {}
             _measure(box, None, left, right, images, worst)
             for key, excess in sorted(worst.items(), key=lambda item: -item[1]):

@@ -97,10 +97,12 @@ def body_page(before: str, after: str, height: float) -> str:
     return before + placeholder + after
 
 
-def _boxes(box):
+def boxes(box):
+    """``box`` and every box under it, in document order (a laid-out tree:
+    the one walker of render, clinic and this module)."""
     yield box
     for child in getattr(box, "children", ()):
-        yield from _boxes(child)
+        yield from boxes(child)
 
 
 def _path_to(box, wanted) -> list | None:
@@ -130,7 +132,7 @@ def laid_out_box(document) -> Any | None:
     """The clinic box of a box page: its one box on its one page, or None."""
     if len(document.pages) != 1:
         return None
-    found = [b for b in _boxes(document.pages[0]._page_box) if _is_box(b)]
+    found = [b for b in boxes(document.pages[0]._page_box) if _is_box(b)]
     return found[0] if len(found) == 1 else None
 
 

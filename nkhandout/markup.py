@@ -35,6 +35,7 @@ _UNIT = r"(?:&[#0-9A-Za-z]+;|[^\s<&\u200b])"
 # A Korean word in HTML text: Hangul syllables with the Latin letters,
 # digits and marks glued to them.
 _HANGUL_WORD = re.compile(rf"{_UNIT}*[\uac00-\ud7a3]{_UNIT}*")
+_UNITS = re.compile(_UNIT)
 # What is not the page's running text: tags, and the elements whose text is
 # not set in lines (the title, SVG images: their text is alternative text).
 _NOT_TEXT = re.compile(r"(<(svg|style|script|title)\b.*?</\2\s*>|<[^>]*>)", re.DOTALL | re.IGNORECASE)
@@ -84,7 +85,7 @@ def _plain(text, rtl):
 
 
 def _join(match):
-    units = re.findall(_UNIT, match.group(0))
+    units = _UNITS.findall(match.group(0))
     out = [units[0]]
     for before, unit in zip(units, units[1:]):
         if before != JOINER and unit != JOINER:
@@ -125,7 +126,7 @@ def _inline(text, numbers, values, locale, rtl, digits="latn"):
             if text[match.end():match.end() + 1].isalpha():
                 # A unit or particle written against the number (20分钟, 20명):
                 # a word joiner keeps the line from breaking between them.
-                out.append(Markup("\u2060"))
+                out.append(Markup(JOINER))
         last = match.end()
     out.append(_plain(text[last:], rtl))
     return Markup("").join(out)

@@ -399,12 +399,6 @@ def _midnight(iso_day):
     return datetime.datetime(day.year, day.month, day.day, tzinfo=datetime.timezone.utc).timestamp()
 
 
-def _boxes(box):
-    yield box
-    for child in getattr(box, "children", ()):
-        yield from _boxes(child)
-
-
 def overflow_mm(document: "Document") -> float:
     """How far the content runs past the first page, in millimetres."""
     total = 0.0
@@ -412,7 +406,7 @@ def overflow_mm(document: "Document") -> float:
         root = page._page_box
         top = root.content_box_y()
         bottom = top
-        for box in _boxes(root):
+        for box in composing.boxes(root):
             if getattr(box, "element_tag", None) and box is not root:
                 bottom = max(bottom, box.position_y + box.margin_height())
         total += bottom - top
@@ -427,7 +421,7 @@ def spare_mm(document: "Document") -> float:
     root = document.pages[0]._page_box
     bottom_limit = root.content_box_y() + root.height
     last = None
-    for box in _boxes(root):
+    for box in composing.boxes(root):
         if type(box).__name__ == "LineBox":
             last = box
     bottom = last.position_y + last.margin_height() if last is not None else root.content_box_y()
@@ -438,7 +432,7 @@ def section_heights(document: "Document") -> list[tuple[str, float]]:
     """Height in mm of each section (all its fragments), largest first."""
     heights: dict[str, float] = {}
     for page in document.pages:
-        for box in _boxes(page._page_box):
+        for box in composing.boxes(page._page_box):
             element = getattr(box, "element", None)
             if element is None or box.element_tag != "section":
                 continue

@@ -1,4 +1,4 @@
-"""Reading facts back out of built PDFs."""
+"""Reading facts back out of built PDFs (and of laid-out documents)."""
 
 import pikepdf
 import pypdfium2 as pdfium
@@ -144,3 +144,18 @@ def structure(path):
             if "/Alt" in node:
                 alts.append((str(node.S)[1:], str(node.Alt)))
     return tags, alts
+
+
+def line_texts(document):
+    """The text of each line box of a laid-out document's first page, in order."""
+    found = []
+
+    def walk(box):
+        if type(box).__name__ == "LineBox":
+            found.append("".join(b.text for b in box.descendants() if isinstance(getattr(b, "text", None), str)))
+            return
+        for child in getattr(box, "children", []):
+            walk(child)
+
+    walk(document.pages[0]._page_box)
+    return found

@@ -59,17 +59,7 @@ def words_of(html):
 
 def line_texts(document):
     """The text of each line box of the page, in order, word joiners dropped."""
-    found = []
-
-    def walk(box):
-        if type(box).__name__ == "LineBox":
-            found.append("".join(b.text for b in box.descendants() if isinstance(getattr(b, "text", None), str)))
-            return
-        for child in getattr(box, "children", []):
-            walk(child)
-
-    walk(document.pages[0]._page_box)
-    return [line.replace(JOINER, "") for line in found]
+    return [line.replace(JOINER, "") for line in pdfutil.line_texts(document)]
 
 
 def split_words(html, document):

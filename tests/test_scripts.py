@@ -134,20 +134,6 @@ def test_lines_of_each_script_do_not_touch(key, renderer):
         assert touching == 0, f"{key}: {touching} pixels where one <{tag}> line meets the next"
 
 
-def line_texts(document):
-    found = []
-
-    def walk(box):
-        if type(box).__name__ == "LineBox":
-            found.append("".join(b.text for b in box.descendants() if isinstance(getattr(b, "text", None), str)))
-            return
-        for child in getattr(box, "children", []):
-            walk(child)
-
-    walk(document.pages[0]._page_box)
-    return found
-
-
 # Languages that put spaces between words and do not hyphenate: lines break
 # only between words (Korean by keep_words; Ethiopic by itself).
 SPACED = [k for k in KEYS if code_of(k).split("_")[0] not in ("zh", "ja", "de")]
@@ -162,7 +148,7 @@ def test_lines_break_only_between_words(key, renderer):
                          rtl=direction(code) == "rtl")
     body = f'<p style="width: 24mm; margin: 0">{html}</p>'
     document = page(renderer, code, markup.join_words(body) if style.keep_words else body)
-    lines = [line.replace(markup.JOINER, "") for line in line_texts(document)]
+    lines = [line.replace(markup.JOINER, "") for line in pdfutil.line_texts(document)]
     assert len(lines) >= 3, lines
     words = set(style.sample.split())
     for line in lines:
@@ -175,7 +161,7 @@ def test_korean_keeps_words_because_the_table_says_so(renderer, monkeypatch):
     style = MANIFEST.typography("ko")
     assert style.keep_words
     html = markup.render(style.sample * 2, numbers={}, values={}, locale=Locale.parse("ko"))
-    lines = line_texts(page(renderer, "ko", f'<p style="width: 24mm; margin: 0">{html}</p>'))
+    lines = pdfutil.line_texts(page(renderer, "ko", f'<p style="width: 24mm; margin: 0">{html}</p>'))
     words = set(style.sample.split())
     assert any(word not in words for line in lines for word in line.split()), lines
 
@@ -335,7 +321,7 @@ def test_a_number_and_the_unit_written_against_it_stay_on_one_line(renderer):
     html = markup.render(text * 3, numbers={}, values={"minutes": ("integer", 20)}, locale=Locale.parse("zh_Hans"))
     seen = 0
     for width in range(14, 44):
-        lines = line_texts(page(renderer, "zh_Hans", f'<p style="width: {width}mm; margin: 0">{html}</p>'))
+        lines = pdfutil.line_texts(page(renderer, "zh_Hans", f'<p style="width: {width}mm; margin: 0">{html}</p>'))
         for line, following in zip(lines, lines[1:]):
             assert not (line.endswith("20") and following.lstrip("\u2060").startswith("分")), (width, lines)
             seen += "20" in line
